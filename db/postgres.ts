@@ -1,0 +1,292 @@
+/**
+ * PostgreSQL dialect, on postgres.js. Every statement runs inside a short
+ * transaction whose timeouts are set with `set_config(..., true)`, so nothing
+ * depends on session state: that keeps it correct behind PgBouncer in
+ * transaction pooling mode, which also rules out named prepared statements.
+ */
+import postgres from "postgres";
+import {
+  COLUMN,
+  type Counts,
+  type Cursor,
+  type Database,
+  type DatabaseTarget,
+  InviteCodeError,
+  type OpenOptions,
+  remainingMs,
+  type RepairTransaction,
+  requireColumn,
+  type SchemaFacts,
+  TABLE,
+  WHITESPACE_CODE_POINTS,
+} from "./dialect.ts";
+
+type Sql = postgres.Sql<Record<string, never>>;
+type PostgresTarget = Extract<DatabaseTarget, { dialect: "postgres" }>;
+
+/** Quote an identifier; postgres.js's own helper splits names on dots. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const WHITESPACE = WHITESPACE_CODE_POINTS.map((c) => `chr(${c})`).join(" || ");
+const MISSING = (column: string) => `(${column} IS NULL OR btrim(${column}, ${WHITESPACE}) = '')`;
+const COL = quoteIdentifier(COLUMN);
+
+const FACTS_SQL = `
+WITH s AS (SELECT coalesce($1::text, current_schema()) AS name),
+t AS (
+  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN s ON n.nspname = s.name
+  WHERE c.relname = '${TABLE}' AND c.relkind IN ('r', 'p')
+),
+a AS (
+  SELECT a.attnum, format_type(a.atttypid, a.atttypmod) AS type,
+    CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4
+      THEN a.atttypmod - 4 END AS len
+  FROM pg_attribute a JOIN t ON a.attrelid = t.oid
+  WHERE a.attname = '${COLUMN}' AND NOT a.attisdropped
+),
+i AS (
+  SELECT i.* FROM pg_index i JOIN t ON i.indrelid = t.oid JOIN a ON i.indkey[0] = a.attnum
+  WHERE i.indexprs IS NULL AND i.indpred IS NULL
+)
+SELECT (SELECT name FROM s) AS schema,
+  EXISTS (SELECT 1 FROM t) AS table_exists,
+  EXISTS (SELECT 1 FROM a) AS column_exists,
+  (SELECT type FROM a) AS column_type,
+  (SELECT len FROM a) AS max_length,
+  EXISTS (SELECT 1 FROM i WHERE indisunique AND indnkeyatts = 1) AS is_unique,
+  EXISTS (SELECT 1 FROM i) AS indexed,
+  (SELECT pa.attname FROM pg_index x JOIN t ON x.indrelid = t.oid
+    JOIN pg_attribute pa ON pa.attrelid = t.oid AND pa.attnum = x.indkey[0]
+    WHERE x.indisprimary AND x.indnkeyatts = 1) AS primary_key`;
+
+interface FactsRow {
+  schema: string | null;
+  table_exists: boolean;
+  column_exists: boolean;
+  column_type: string | null;
+  max_length: number | null;
+  is_unique: boolean;
+  indexed: boolean;
+  primary_key: string | null;
+}
+
+/** Open a PostgreSQL database; no connection is made until the first query. */
+export function openPostgres(target: PostgresTarget, options: OpenOptions): Database {
+  const sql: Sql = postgres(target.url, {
+    max: options.maxConnections ?? 1,
+    prepare: false,
+    connect_timeout: Math.max(1, Math.min(30, Math.ceil(remainingMs(options.deadline) / 1000))),
+    idle_timeout: 30,
+    onnotice: () => {},
+    connection: { application_name: "invite-code-repair" },
+  });
+  const readMode = options.readOnly ? "read only" : "read write";
+
+  /** One short transaction with its timeouts bounded by the deadline. */
+  async function inTransaction<T>(
+    mode: "read only" | "read write",
+    work: (tx: TransactionSql) => Promise<T>,
+  ): Promise<T> {
+    try {
+      const result = await sql.begin(mode, async (tx) => {
+        const ms = String(remainingMs(options.deadline));
+        await tx.unsafe(
+          "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)",
+          [ms],
+        );
+        return await work(tx);
+      });
+      return result as T;
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  return {
+    dialect: "postgres",
+
+    async facts(): Promise<SchemaFacts> {
+      const [row] = await inTransaction(
+        "read only",
+        (tx) => tx.unsafe<FactsRow[]>(FACTS_SQL, [target.schema ?? null]),
+      );
+      return {
+        dialect: "postgres",
+        schema: row.schema,
+        table: TABLE,
+        column: COLUMN,
+        databaseExists: true,
+        tableExists: row.table_exists,
+        columnExists: row.column_exists,
+        columnType: row.column_type,
+        maxLength: row.max_length,
+        unique: row.is_unique,
+        indexed: row.indexed,
+        primaryKey: row.primary_key,
+      };
+    },
+
+    async counts(facts: SchemaFacts): Promise<Counts> {
+      requireColumn(facts);
+      const [row] = await inTransaction(readMode, (tx) => tx.unsafe<Counts[]>(countsSql(facts)));
+      return { total: row.total, missing: row.missing };
+    },
+
+    async duplicates(facts: SchemaFacts): Promise<number> {
+      requireColumn(facts);
+      if (facts.unique) return 0;
+      const [row] = await inTransaction(readMode, (tx) =>
+        tx.unsafe<{ duplicates: number }[]>(
+          `SELECT coalesce(sum(n - 1), 0)::float8 AS duplicates FROM (
+             SELECT count(*) AS n FROM ${tableOf(facts)} WHERE NOT ${MISSING(COL)}
+             GROUP BY ${COL} HAVING count(*) > 1) d`,
+        ));
+      return row.duplicates;
+    },
+
+    async transaction<T>(
+      facts: SchemaFacts,
+      work: (tx: RepairTransaction) => Promise<T>,
+    ): Promise<T> {
+      requireColumn(facts);
+      if (!facts.primaryKey) {
+        throw new InviteCodeError("schema", `table "${TABLE}" has no single-column primary key`);
+      }
+      const table = tableOf(facts);
+      const pk = quoteIdentifier(facts.primaryKey);
+      return await inTransaction("read write", async (tx) => {
+        // Transaction-scoped: released on commit, rollback or a dropped connection.
+        await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+          `invite-code-repair:${facts.schema}`,
+        ]);
+        return await work({
+          async countMissing() {
+            const [row] = await tx.unsafe<Counts[]>(countsSql(facts));
+            return row.missing;
+          },
+          async assign(cursor: Cursor | null, limit: number, codes: string[]) {
+            const params: (string | number)[] = [limit, codes.join(",")];
+            if (cursor !== null) params.push(String(cursor));
+            let row: AssignRow;
+            try {
+              // A savepoint lets a unique violation from a concurrent writer
+              // retry this chunk instead of aborting the whole transaction.
+              [row] = await tx.savepoint((sp) =>
+                sp.unsafe<AssignRow[]>(assignSql(table, pk, cursor !== null), params)
+              ) as AssignRow[];
+            } catch (error) {
+              throw translateError(error);
+            }
+            return {
+              assigned: row.assigned,
+              targets: row.targets,
+              rejected: codes.length - row.accepted,
+              cursor: row.cursor ?? cursor,
+            };
+          },
+        });
+      });
+    },
+
+    async analyze(facts: SchemaFacts): Promise<void> {
+      requireColumn(facts);
+      try {
+        await sql.unsafe(`ANALYZE ${tableOf(facts)}`);
+      } catch (error) {
+        throw translateError(error);
+      }
+    },
+
+    async close(force = false): Promise<void> {
+      await sql.end({ timeout: force ? 0 : 5 });
+    },
+  };
+}
+
+type TransactionSql = postgres.TransactionSql<Record<string, never>>;
+
+function tableOf(facts: SchemaFacts): string {
+  return `${quoteIdentifier(facts.schema ?? "public")}.${quoteIdentifier(TABLE)}`;
+}
+
+function countsSql(facts: SchemaFacts): string {
+  return `SELECT count(*)::float8 AS total, count(*) FILTER (WHERE ${
+    MISSING(COL)
+  })::float8 AS missing
+    FROM ${tableOf(facts)}`;
+}
+
+interface AssignRow {
+  assigned: number;
+  targets: number;
+  accepted: number;
+  cursor: string | null;
+}
+
+/**
+ * One statement per chunk: pick the next missing rows in key order, drop
+ * candidate codes some row already holds, pair the two lists by position and
+ * update only rows that are still missing.
+ */
+function assignSql(table: string, pk: string, afterCursor: boolean): string {
+  const after = afterCursor ? `AND ${pk} > $3` : "";
+  return `
+WITH targets AS MATERIALIZED (
+  SELECT k, row_number() OVER (ORDER BY k) AS n FROM (
+    SELECT ${pk} AS k FROM ${table} WHERE ${MISSING(COL)} ${after} ORDER BY ${pk} LIMIT $1
+  ) s
+), candidates AS MATERIALIZED (
+  SELECT code, row_number() OVER () AS n FROM unnest(string_to_array($2, ',')) AS c(code)
+  WHERE NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.${COL} = c.code)
+), pairs AS (
+  SELECT t.k, c.code FROM targets t JOIN candidates c USING (n)
+), updated AS (
+  UPDATE ${table} u SET ${COL} = p.code FROM pairs p
+  WHERE u.${pk} = p.k AND ${MISSING(`u.${COL}`)}
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM updated)::float8 AS assigned,
+  (SELECT count(*) FROM targets)::float8 AS targets,
+  (SELECT count(*) FROM candidates)::float8 AS accepted,
+  (SELECT k::text FROM pairs ORDER BY k DESC LIMIT 1) AS cursor`;
+}
+
+const SQLSTATE_KINDS: Record<string, InviteCodeError["kind"]> = {
+  "57014": "timeout", // statement_timeout or cancel
+  "55P03": "lock", // lock_timeout
+  "42501": "permission",
+  "23505": "conflict", // unique violation, e.g. a concurrent writer took the same code
+  "25006": "permission", // read-only transaction
+  "28P01": "connect",
+  "28000": "connect",
+  "3D000": "connect",
+  "57P01": "connect",
+  "57P03": "connect",
+};
+
+/** Map a postgres.js or socket error to an `InviteCodeError` with one line. */
+export function translateError(error: unknown): InviteCodeError {
+  if (error instanceof InviteCodeError) return error;
+  const e = error as { code?: string; message?: string; errno?: string };
+  const code = String(e?.code ?? "");
+  const message = String(e?.message ?? error);
+  if (code in SQLSTATE_KINDS) {
+    return new InviteCodeError(SQLSTATE_KINDS[code], `${message} (SQLSTATE ${code})`, {
+      cause: error,
+    });
+  }
+  if (/^[0-9A-Z]{5}$/.test(code)) {
+    return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, { cause: error });
+  }
+  if (code === "CONNECT_TIMEOUT") {
+    return new InviteCodeError("connect", "connection timed out", { cause: error });
+  }
+  if (/^(E[A-Z]+|CONNECTION_\w+)$/.test(code)) {
+    return new InviteCodeError("connect", `cannot connect to PostgreSQL: ${message}`, {
+      cause: error,
+    });
+  }
+  return new InviteCodeError("database", message, { cause: error });
+}

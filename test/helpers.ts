@@ -1,0 +1,282 @@
+/**
+ * Test fixtures: real PostgreSQL databases and real SQLite files shaped like
+ * Open WebUI's, and the CLI run as a subprocess the way start.sh runs it.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+
+export const isDeno = "Deno" in globalThis;
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const MOD = join(ROOT, "mod.ts");
+
+/** The narrowest Deno permissions the README documents for the repair. */
+export const DENO_PERMISSIONS = ["--allow-env", "--allow-net", "--allow-read", "--allow-write"];
+
+/** The command that runs `script` under the runtime running this test. */
+export function runtimeCommand(script: string, args: string[] = []): [string, string[]] {
+  return isDeno
+    ? [process.execPath, ["run", ...DENO_PERMISSIONS, "--no-prompt", script, ...args]]
+    : [process.execPath, [script, ...args]];
+}
+
+/** What a finished subprocess said. */
+export interface Ran {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A clean environment: nothing from the developer's shell leaks into a test. */
+export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "/tmp",
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+  };
+  if (process.env.DENO_DIR) env.DENO_DIR = process.env.DENO_DIR;
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined) env[key] = value;
+  return env;
+}
+
+/** Run `command args` to the end (or until `timeoutMs`, then SIGKILL). */
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {},
+): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: baseEnv(options.env),
+      cwd: options.cwd ?? ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (chunk) => (stdout += chunk));
+    child.stderr!.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Run `mod.ts` with CLI `args` as a subprocess. */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<Ran> {
+  const [command, argv] = runtimeCommand(MOD, args);
+  return run(command, argv, { env, ...options });
+}
+
+/** Lines of output, without the trailing empty one. */
+export function lines(text: string): string[] {
+  return text.split("\n").filter((line) => line !== "");
+}
+
+/** The shape of a seeded `"user"` table. */
+export interface Shape {
+  users: number;
+  /** Users with NULL codes. */
+  missing?: number;
+  /**
+   * Users with distinct blank codes ('', a tab, two spaces, ...). Under a
+   * unique varchar(8) column at most 8 fit: PostgreSQL trims excess spaces.
+   */
+  blank?: number;
+  /** A unique constraint on invite_code (default true). */
+  unique?: boolean;
+  /** Declared type of invite_code, or false for no such column. */
+  column?: string | false;
+  /** False: no "user" table at all. */
+  table?: boolean;
+}
+
+/** A row as the tests look at it. */
+export interface Row {
+  id: string;
+  code: string | null;
+}
+
+/** A real database of one dialect, seeded on demand. */
+export interface Fixture {
+  dialect: "postgres" | "sqlite";
+  /** Environment that points mod.ts at this database. */
+  env: Record<string, string>;
+  /** The password in `env`, which must never be printed. */
+  password: string | null;
+  seed(shape: Shape): Promise<void>;
+  rows(): Promise<Row[]>;
+  exec(statement: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function createTableSql(shape: Shape): string {
+  const column = shape.column === false
+    ? ""
+    : `, invite_code ${shape.column ?? "VARCHAR(8)"}${shape.unique === false ? "" : " UNIQUE"}`;
+  // Open WebUI's "user" table, plus the fork's invite_code.
+  return `CREATE TABLE "user" (
+    id VARCHAR(255) NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,
+    email VARCHAR(255) NOT NULL, role VARCHAR(255) NOT NULL, profile_image_url TEXT NOT NULL,
+    api_key VARCHAR(255) UNIQUE, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+    last_active_at BIGINT NOT NULL, settings JSON, info JSON, oauth_sub TEXT UNIQUE${column})`;
+}
+
+/** SQL spelling of what seeding needs, per dialect. */
+interface SeedSql {
+  /** Yields column i = 1..n. */
+  series: (n: number) => string;
+  uuid: string;
+  /** i as five digits. */
+  pad: string;
+  /** n spaces. */
+  spaces: (n: string) => string;
+  tab: string;
+}
+
+/**
+ * The INSERT that seeds `shape`. Blank codes are distinct ('', ' ', a tab,
+ * ...), as a unique constraint forces them to be in a real table.
+ */
+function seedSql(shape: Shape, dialect: SeedSql): string {
+  const withCodes = shape.users - (shape.missing ?? 0) - (shape.blank ?? 0);
+  const k = `(i - ${withCodes} - 1)`;
+  const code = shape.column === false
+    ? ""
+    : `, CASE WHEN i <= ${withCodes} THEN 'OLD' || ${dialect.pad}
+      WHEN i <= ${withCodes + (shape.blank ?? 0)} THEN
+        CASE ${k} % 2 WHEN 1 THEN ${dialect.tab} || ${dialect.spaces(k)} ELSE ${
+      dialect.spaces(k)
+    } END
+      ELSE NULL END`;
+  return `INSERT INTO "user" (id, name, email, role, profile_image_url, created_at, updated_at,
+      last_active_at${shape.column === false ? "" : ", invite_code"})
+    SELECT ${dialect.uuid}, 'User ' || i, 'user' || i || '@example.com', 'user', '/user.png', 0, 0, 0${code}
+    FROM ${dialect.series(shape.users)}`;
+}
+
+/** A fresh PostgreSQL database on the test server, dropped on close. */
+export async function postgresFixture(): Promise<Fixture> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) throw new Error("TEST_DATABASE_URL is not set: run the suite with `npm test`");
+  const name = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const sql = postgres(url.href, { max: 1, onnotice: () => {} });
+  return {
+    dialect: "postgres",
+    env: { DATABASE_URL: url.href },
+    password: decodeURIComponent(url.password) || null,
+    async seed(shape) {
+      await sql.unsafe(`DROP TABLE IF EXISTS "user"`);
+      if (shape.table === false) return;
+      await sql.unsafe(createTableSql(shape));
+      await sql.unsafe(seedSql(shape, {
+        series: (n) => `generate_series(1, ${n}) AS i`,
+        uuid: "gen_random_uuid()::text",
+        pad: "lpad(i::text, 5, '0')",
+        spaces: (n) => `repeat(' ', ${n})`,
+        tab: "chr(9)",
+      }));
+      await sql.unsafe(`VACUUM ANALYZE "user"`);
+    },
+    async rows() {
+      return await sql.unsafe<Row[]>(`SELECT id, invite_code AS code FROM "user" ORDER BY id`);
+    },
+    async exec(statement) {
+      await sql.unsafe(statement);
+    },
+    async close() {
+      await sql.end();
+      await admin.unsafe(`DROP DATABASE ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** A fresh Open WebUI-style data folder: `<dir>/data/webui.db`, found through DATA_DIR. */
+export function sqliteFixture(): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), "invite-code-sqlite-"));
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  const path = join(dataDir, "webui.db");
+  const open = () => new DatabaseSync(path);
+  return Promise.resolve({
+    dialect: "sqlite",
+    env: { DATA_DIR: dataDir },
+    password: null,
+    seed(shape) {
+      rmSync(path, { force: true });
+      if (shape.table === false) {
+        open().close();
+        return Promise.resolve();
+      }
+      const db = open();
+      db.exec(createTableSql(shape));
+      db.exec(seedSql(shape, {
+        series: (n) =>
+          `(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n})
+            SELECT i FROM s)`,
+        uuid: "lower(hex(randomblob(16)))",
+        pad: "printf('%05d', i)",
+        spaces: (n) => `replace(hex(zeroblob(${n})), '00', ' ')`,
+        tab: "char(9)",
+      }));
+      db.close();
+      return Promise.resolve();
+    },
+    rows() {
+      const db = open();
+      try {
+        return Promise.resolve(
+          db.prepare(`SELECT id, invite_code AS code FROM "user" ORDER BY id`)
+            .all() as unknown as Row[],
+        );
+      } finally {
+        db.close();
+      }
+    },
+    exec(statement) {
+      const db = open();
+      try {
+        db.exec(statement);
+      } finally {
+        db.close();
+      }
+      return Promise.resolve();
+    },
+    close() {
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    },
+  });
+}
+
+/** Both dialects, for tests that must hold on each. */
+export const FIXTURES: [string, () => Promise<Fixture>][] = [
+  ["postgres", postgresFixture],
+  ["sqlite", sqliteFixture],
+];
+
+/** Codes that are blank or missing, as the tool defines them. */
+export function isMissing(code: string | null): boolean {
+  return code === null || /^\s*$/.test(code);
+}
+
+/** A code the tool generates: 6 to 8 characters from the alphabet. */
+export const GENERATED_CODE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6,8}$/;

@@ -1,0 +1,238 @@
+/**
+ * The repair as an operator meets it: the CLI run as a subprocess against a
+ * real PostgreSQL database and a real SQLite file, with its exact log lines.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { check, repair } from "../mod.ts";
+import {
+  type Fixture,
+  FIXTURES,
+  GENERATED_CODE,
+  isMissing,
+  lines,
+  type Row,
+  runCli,
+} from "./helpers.ts";
+
+function assertAllUnique(rows: Row[]) {
+  const codes = rows.map((r) => r.code);
+  assert.equal(new Set(codes).size, codes.length, "every code is unique");
+  assert.ok(codes.every((c) => !isMissing(c)), "no code is missing");
+}
+
+for (const [dialect, open] of FIXTURES) {
+  describe(`repair on ${dialect}`, () => {
+    let db: Fixture;
+    before(async () => (db = await open()));
+    after(() => db.close());
+
+    test("15 users without codes: Found, SUCCESS, then All users on the next start", async () => {
+      await db.seed({ users: 15, missing: 10, blank: 5 });
+      const first = await runCli([], db.env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(lines(first.stdout), [
+        "INFO: Found 15 users without invite codes, generating...",
+        "SUCCESS: Generated invite codes for 15 users",
+      ]);
+      const rows = await db.rows();
+      assertAllUnique(rows);
+      assert.ok(rows.every((r) => GENERATED_CODE.test(r.code!)), "codes from the alphabet");
+      assert.ok(rows.every((r) => r.code!.length === 6), "six characters when nothing collides");
+
+      const second = await runCli([], db.env);
+      assert.equal(second.code, 0);
+      assert.deepEqual(lines(second.stdout), [
+        "INFO: All users have invite codes (checked 15 users)",
+      ]);
+      assert.deepEqual(await db.rows(), rows, "a second start changes nothing");
+    });
+
+    test("existing codes are never changed, whatever they look like", async () => {
+      await db.seed({ users: 60, missing: 12, blank: 8 });
+      await db.exec(`UPDATE "user" SET invite_code = 'x y' WHERE name = 'User 1'`);
+      await db.exec(`UPDATE "user" SET invite_code = ' lead' WHERE name = 'User 2'`);
+      const before = await db.rows();
+      const result = await runCli([], db.env);
+      assert.equal(result.code, 0, result.stderr);
+      const after = await db.rows();
+      assertAllUnique(after);
+      for (const [i, row] of before.entries()) {
+        if (!isMissing(row.code)) assert.equal(after[i].code, row.code, `kept ${row.code}`);
+      }
+      assert.equal(after.filter((r, i) => r.code !== before[i].code).length, 20);
+    });
+
+    test("a column without a unique constraint still gets unique codes", async () => {
+      await db.seed({ users: 500, missing: 200, blank: 100, unique: false });
+      const result = await runCli([], db.env);
+      assert.match(result.stdout, /SUCCESS: Generated invite codes for 300 users/);
+      assertAllUnique(await db.rows());
+    });
+
+    test("missing column or table: INFO skip line, exit 0, nothing created", async () => {
+      await db.seed({ users: 3, column: false });
+      let result = await runCli(["--strict"], db.env);
+      assert.equal(result.code, 0);
+      assert.deepEqual(lines(result.stdout), [
+        'INFO: invite_code column does not exist yet, skipping auto-fix (column invite_code does not exist in table "user")',
+      ]);
+      await db.seed({ users: 0, table: false });
+      result = await runCli([], db.env);
+      assert.equal(result.code, 0);
+      assert.deepEqual(lines(result.stdout), [
+        'INFO: invite_code column does not exist yet, skipping auto-fix (table "user" does not exist)',
+      ]);
+    });
+
+    test("--check exits 1 while users are missing, 0 after the repair", async () => {
+      await db.seed({ users: 20, missing: 7 });
+      const missing = await runCli(["--check"], db.env);
+      assert.equal(missing.code, 1);
+      assert.deepEqual(lines(missing.stdout), ["FAIL: 7 of 20 users have no invite code"]);
+      assert.equal((await db.rows()).filter((r) => isMissing(r.code)).length, 7, "read-only");
+      await runCli([], db.env);
+      const ok = await runCli(["--check"], db.env);
+      assert.equal(ok.code, 0);
+      assert.deepEqual(lines(ok.stdout), ["INFO: All users have invite codes (checked 20 users)"]);
+    });
+
+    test("--check exits 1 on duplicated codes in a column without a unique constraint", async () => {
+      await db.seed({ users: 6, unique: false });
+      await db.exec(
+        `UPDATE "user" SET invite_code = 'SAME42' WHERE name IN ('User 1', 'User 2', 'User 3')`,
+      );
+      const result = await runCli(["--check", "--json"], db.env);
+      assert.equal(result.code, 1);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.status, "duplicates");
+      assert.equal(report.duplicates, 2);
+      assert.equal(report.schema.unique, false);
+    });
+
+    test("--dry-run reports and changes nothing", async () => {
+      await db.seed({ users: 12, missing: 4 });
+      const before = await db.rows();
+      const result = await runCli(["--dry-run"], db.env);
+      assert.equal(result.code, 0);
+      assert.deepEqual(lines(result.stdout), [
+        "INFO: Found 4 users without invite codes (dry run: nothing changed)",
+      ]);
+      assert.deepEqual(await db.rows(), before);
+    });
+
+    test("--json prints one report object on stdout, log lines on stderr", async () => {
+      await db.seed({ users: 9, missing: 9 });
+      const result = await runCli(["--json"], db.env);
+      assert.equal(result.code, 0);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.status, "repaired");
+      assert.equal(report.total, 9);
+      assert.equal(report.missing, 9);
+      assert.equal(report.generated, 9);
+      assert.equal(report.duplicates, 0);
+      assert.equal(report.schema.dialect, dialect);
+      assert.equal(report.schema.maxLength, 8);
+      assert.equal(report.schema.unique, true);
+      assert.equal(typeof report.durationMs, "number");
+      assert.match(report.database, dialect === "postgres" ? /^postgres:\/\// : /^sqlite:\/\/\//);
+      assert.match(result.stderr, /SUCCESS: Generated invite codes for 9 users/);
+    });
+
+    test("--batch-size commits in batches and fixes everyone", async () => {
+      await db.seed({ users: 40, missing: 23 });
+      const result = await runCli(["--batch-size", "5"], db.env);
+      assert.deepEqual(lines(result.stdout), [
+        "INFO: Found 23 users without invite codes, generating...",
+        "SUCCESS: Generated invite codes for 23 users",
+      ]);
+      assertAllUnique(await db.rows());
+    });
+
+    test("atomic by default: a failure part-way leaves every user as it was", async () => {
+      await db.seed({ users: 30, missing: 30 });
+      await db.exec(failOnUserTrigger(dialect, "name", "User 17"));
+      const before = await db.rows();
+      const result = await runCli(["--strict"], db.env);
+      assert.equal(result.code, 1, "--strict turns the failure into exit 1");
+      assert.match(
+        lines(result.stdout).at(-1)!,
+        /^WARNING: Failed to auto-fix invite codes: .*refused/,
+      );
+      assert.deepEqual(await db.rows(), before, "nothing half-written");
+    });
+
+    test("--batch-size keeps whole batches that committed before a failure", async () => {
+      await db.seed({ users: 30, missing: 30 });
+      // The last user in the repair's key order (primary key; rowid on SQLite) refuses.
+      const last = dialect === "sqlite" ? "User 30" : (await db.rows()).at(-1)!.id;
+      await db.exec(failOnUserTrigger(dialect, dialect === "sqlite" ? "name" : "id", last));
+      const result = await runCli(["--batch-size", "4"], db.env);
+      assert.equal(result.code, 0, "fail-open");
+      assert.match(result.stdout, /WARNING: Failed to auto-fix invite codes/);
+      const fixed = (await db.rows()).filter((r) => !isMissing(r.code)).length;
+      assert.equal(fixed, 28, "the seven whole batches before the failing one stay committed");
+
+      await db.exec(dialect === "sqlite" ? "DROP TRIGGER refuse" : 'DROP TRIGGER refuse ON "user"');
+      const rerun = await runCli(["--batch-size", "4"], db.env);
+      assert.match(rerun.stdout, /SUCCESS: Generated invite codes for 2 users/, "a rerun resumes");
+    });
+
+    test("progress lines on long runs", async () => {
+      await db.seed({ users: 25, missing: 25 });
+      const log: string[] = [];
+      const report = await repair({
+        env: db.env,
+        log: (line) => log.push(line),
+        chunkSize: 10,
+        progressIntervalMs: 0,
+      });
+      assert.equal(report.generated, 25);
+      assert.deepEqual(log, [
+        "INFO: Found 25 users without invite codes, generating...",
+        "INFO: Generated invite codes for 10 of 25 users (40%)",
+        "INFO: Generated invite codes for 20 of 25 users (80%)",
+        "INFO: Generated invite codes for 25 of 25 users (100%)",
+        "SUCCESS: Generated invite codes for 25 users",
+      ]);
+    });
+
+    test("replicas started together: one repairs, the others find nothing to do", async () => {
+      await db.seed({ users: 3000, missing: 2492, blank: 8 });
+      const before = await db.rows();
+      const results = await Promise.all([1, 2, 3, 4].map(() => runCli([], db.env)));
+      for (const r of results) {
+        assert.equal(r.code, 0);
+        assert.doesNotMatch(r.stdout, /WARNING/, r.stdout);
+      }
+      const generated = results.map((r) => /Generated invite codes for (\d+) users/.exec(r.stdout));
+      assert.equal(generated.filter(Boolean).length, 1, "exactly one replica generated codes");
+      assert.equal(generated.find(Boolean)![1], "2500");
+      const after = await db.rows();
+      assertAllUnique(after);
+      for (const [i, row] of before.entries()) {
+        if (!isMissing(row.code)) assert.equal(after[i].code, row.code);
+      }
+    });
+
+    test("library check() sees what the CLI sees", async () => {
+      await db.seed({ users: 5, missing: 2 });
+      const result = await check({ env: db.env });
+      assert.equal(result.status, "missing");
+      assert.equal(result.missing, 2);
+      assert.equal(result.total, 5);
+    });
+  });
+}
+
+/** A trigger that refuses the update of one user, to break a repair part-way. */
+function failOnUserTrigger(dialect: string, column: string, value: string): string {
+  if (dialect === "sqlite") {
+    return `CREATE TRIGGER refuse BEFORE UPDATE ON "user" WHEN NEW.${column} = '${value}'
+      BEGIN SELECT RAISE(ABORT, 'update refused by test trigger'); END`;
+  }
+  return `CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'update refused by test trigger'; END $$;
+    CREATE TRIGGER refuse BEFORE UPDATE ON "user" FOR EACH ROW
+      WHEN (NEW.${column} = '${value}') EXECUTE FUNCTION refuse()`;
+}
