@@ -616,7 +616,7 @@ function parseCli(args: string[]) {
     }).values;
   } catch (error) {
     const message = error instanceof Error ? error.message.split(/\. |\n/)[0] : String(error);
-    throw new UsageError(message.replace(/^Unknown option/, "unknown option"));
+    throw new UsageError(message.charAt(0).toLowerCase() + message.slice(1));
   }
   if (parsed.check && parsed["dry-run"]) {
     throw new UsageError("--check and --dry-run exclude each other");

@@ -1,0 +1,176 @@
+/**
+ * The CLI contract for bad input, outages and stalls: one clear line, the
+ * right exit code, fail-open, within the deadline, never a stack trace or a
+ * password.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
+import { VERSION } from "../mod.ts";
+import { freePort } from "../scripts/postgres.ts";
+import {
+  type Fixture,
+  isMissing,
+  lines,
+  postgresFixture,
+  type Ran,
+  ROOT,
+  runCli,
+  sqliteFixture,
+} from "./helpers.ts";
+
+const PASSWORD = "s3cret-Pa55word";
+const outputs: Ran[] = [];
+async function cli(args: string[], env: Record<string, string | undefined>): Promise<Ran> {
+  const result = await runCli(args, env);
+  outputs.push(result);
+  return result;
+}
+
+function assertOneCleanLine(text: string) {
+  assert.equal(lines(text).length, 1, text);
+  assert.doesNotMatch(text, /^\s+at /m, "no stack trace");
+}
+
+test("--help and --version", async () => {
+  const help = await cli(["--help"], {});
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--batch-size N/);
+  const version = await cli(["--version"], {});
+  assert.equal(version.stdout.trim(), VERSION);
+  assert.equal(VERSION, JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
+});
+
+test("unknown flags and bad values: one line on stderr, exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /^ERROR: unknown option '--bogus'/],
+    [["stray"], /^ERROR: unexpected argument 'stray'/],
+    [["--timeout", "abc"], /^ERROR: --timeout needs a number from 1 to 86400, got "abc"/],
+    [["--timeout", "0"], /^ERROR: --timeout needs/],
+    [["--timeout", "1e999"], /^ERROR: --timeout needs/],
+    [["--timeout", "9".repeat(500)], /^ERROR: --timeout needs .*\.\.\."/],
+    [["--batch-size", "1.5"], /^ERROR: --batch-size needs a whole number/],
+    [["--batch-size", "-3"], /^ERROR: /],
+    [["--batch-size"], /^ERROR: /],
+    [["--check", "--dry-run"], /^ERROR: --check and --dry-run exclude each other/],
+  ];
+  for (const [args, expected] of cases) {
+    const result = await cli(args, {});
+    assert.equal(result.code, 2, args.join(" "));
+    assert.equal(result.stdout, "");
+    assertOneCleanLine(result.stderr);
+    assert.match(result.stderr, expected);
+  }
+});
+
+test("an unsupported URL: WARNING naming what is supported, exit 0; --strict 1; --check 2", async () => {
+  const env = { DATABASE_URL: `mysql://root:${PASSWORD}@db/webui` };
+  const plain = await cli([], env);
+  assert.equal(plain.code, 0);
+  assert.deepEqual(lines(plain.stdout), [
+    'WARNING: Failed to auto-fix invite codes: unsupported database URL scheme "mysql://" (supported: postgres://, postgresql:// (also postgresql+psycopg2://, postgresql+psycopg://, postgresql+asyncpg://) and sqlite:///path)',
+  ]);
+  assert.equal((await cli(["--strict"], env)).code, 1);
+  const checked = await cli(["--check"], env);
+  assert.equal(checked.code, 2);
+  assertOneCleanLine(checked.stdout);
+});
+
+test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async () => {
+  const port = await freePort();
+  const env = { DATABASE_URL: `postgresql://webui:${PASSWORD}@127.0.0.1:${port}/webui` };
+  const result = await cli([], env);
+  assert.equal(result.code, 0);
+  assert.match(
+    result.stdout,
+    /^WARNING: Failed to auto-fix invite codes: cannot connect to PostgreSQL: .*ECONNREFUSED/,
+  );
+  assertOneCleanLine(result.stdout);
+  assert.equal((await cli(["--check"], env)).code, 2);
+});
+
+test("a server that accepts and never answers: WARNING within the --timeout bound", async () => {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket));
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  try {
+    const started = Date.now();
+    const result = await cli(["--timeout", "2"], {
+      DATABASE_URL: `postgres://webui:${PASSWORD}@127.0.0.1:${port}/webui`,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^WARNING: Failed to auto-fix invite codes: .*(timed out|timeout)/);
+    assert.ok(seconds < 6, `took ${seconds} s`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  }
+});
+
+describe("a table locked by another transaction", () => {
+  let pg: Fixture;
+  let lite: Fixture;
+  before(async () => {
+    pg = await postgresFixture();
+    lite = await sqliteFixture();
+  });
+  after(async () => {
+    await pg.close();
+    await lite.close();
+  });
+
+  test("PostgreSQL: WARNING at the deadline, nothing written, exit 1 with --strict", async () => {
+    await pg.seed({ users: 10, missing: 10 });
+    const holder = postgres(pg.env.DATABASE_URL, { max: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const transaction = holder.begin(async (tx) => {
+      await tx`LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE`;
+      locked();
+      await held;
+    });
+    try {
+      await isLocked;
+      const started = Date.now();
+      const result = await cli(["--timeout", "2", "--strict"], pg.env);
+      assert.ok(Date.now() - started < 6000);
+      assert.equal(result.code, 1);
+      assert.match(result.stdout, /^WARNING: Failed to auto-fix invite codes: /m);
+    } finally {
+      release();
+      await transaction;
+      await holder.end();
+    }
+    assert.equal((await pg.rows()).filter((r) => isMissing(r.code)).length, 10);
+  });
+
+  test("SQLite: WARNING that the database is locked, exit 0", async () => {
+    await lite.seed({ users: 10, missing: 10 });
+    const holder = new DatabaseSync(join(lite.env.DATA_DIR, "webui.db"));
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      const result = await cli(["--timeout", "1"], lite.env);
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /^WARNING: Failed to auto-fix invite codes: database is locked/m);
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    assert.equal((await lite.rows()).filter((r) => isMissing(r.code)).length, 10);
+  });
+});
+
+test("no output of any test in this file contains the password", () => {
+  assert.ok(outputs.length > 15);
+  for (const { stdout, stderr } of outputs) {
+    assert.ok(!stdout.includes(PASSWORD) && !stderr.includes(PASSWORD), stdout + stderr);
+  }
+});
