@@ -486,8 +486,15 @@ export interface Inspection {
   error?: { kind: string; message: string };
 }
 
-/** Inspect an open database: schema facts, users, missing codes, duplicates. */
-export async function inspect(db: Database, secrets: readonly string[] = []): Promise<Inspection> {
+/**
+ * Inspect an open database: schema facts, users, missing codes, duplicates.
+ * Never throws; past `timeoutMs` it abandons the connection (the caller must
+ * open a new one) and reports status `error`.
+ */
+export async function inspect(
+  db: Database,
+  options: { secrets?: readonly string[]; timeoutMs?: number } = {},
+): Promise<Inspection> {
   const started = performance.now();
   const result: Inspection = {
     status: "pass",
@@ -498,14 +505,17 @@ export async function inspect(db: Database, secrets: readonly string[] = []): Pr
     schema: null,
     durationMs: 0,
   };
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   try {
-    const facts = await db.facts();
-    result.schema = facts;
-    const absence = describeAbsence(facts);
-    if (absence) {
-      result.status = "absent";
-      result.reason = absence;
-    } else {
+    await withDeadline(deadline, db, async () => {
+      const facts = await db.facts();
+      result.schema = facts;
+      const absence = describeAbsence(facts);
+      if (absence) {
+        result.status = "absent";
+        result.reason = absence;
+        return;
+      }
       const { total, missing } = await db.counts(facts);
       Object.assign(result, { total, missing, duplicates: await db.duplicates(facts) });
       if (missing > 0) {
@@ -515,10 +525,10 @@ export async function inspect(db: Database, secrets: readonly string[] = []): Pr
         result.status = "duplicates";
         result.reason = `${result.duplicates} users hold a code another user also holds`;
       }
-    }
+    });
   } catch (error) {
     result.status = "error";
-    result.error = asFailure(error, secrets);
+    result.error = asFailure(error, options.secrets ?? []);
     result.reason = result.error.message;
   }
   result.durationMs = Math.round(performance.now() - started);
@@ -530,7 +540,7 @@ export async function check(
   options: RepairOptions = {},
 ): Promise<Inspection & { database: string | null }> {
   const env = options.env ?? process.env;
-  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let target: DatabaseTarget;
   try {
     target = parseDatabaseUrl(resolveDatabaseUrl(env), env);
@@ -548,20 +558,10 @@ export async function check(
       database: null,
     };
   }
+  const deadline = Date.now() + timeoutMs;
   const db = await openDatabase(target, { deadline: () => deadline, readOnly: true });
   try {
-    const result = await withDeadline(deadline, db, () => inspect(db, target.secrets)).catch(
-      (error): Inspection => ({
-        status: "error",
-        reason: asFailure(error, target.secrets).message,
-        error: asFailure(error, target.secrets),
-        total: null,
-        missing: null,
-        duplicates: null,
-        schema: null,
-        durationMs: Math.round(deadline - Date.now()),
-      }),
-    );
+    const result = await inspect(db, { secrets: target.secrets, timeoutMs });
     return { ...result, database: target.display };
   } finally {
     await db.close(true).catch(() => {});
@@ -690,18 +690,18 @@ export async function main(args: string[], env: Env = process.env): Promise<numb
   return report.status === "failed" && cli.strict ? 1 : 0;
 }
 
-/** True when this file is the program being run (`import.meta.main` predates Node 24.2). */
-function isEntryPoint(): boolean {
-  const meta = import.meta as ImportMeta & { main?: boolean };
-  if (typeof meta.main === "boolean") return meta.main;
+/** `import.meta.main`, also on Node before 24.2 which lacks it. */
+export function isEntryPoint(meta: ImportMeta): boolean {
+  const main = (meta as ImportMeta & { main?: boolean }).main;
+  if (typeof main === "boolean") return main;
   const entry = process.argv[1];
   try {
-    return !!entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+    return !!entry && realpathSync(entry) === realpathSync(fileURLToPath(meta.url));
   } catch {
     return false;
   }
 }
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta)) {
   process.exit(await main(process.argv.slice(2)));
 }

@@ -2,7 +2,8 @@
  * Test fixtures: real PostgreSQL databases and real SQLite files shaped like
  * Open WebUI's, and the CLI run as a subprocess the way start.sh runs it.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -280,3 +281,94 @@ export function isMissing(code: string | null): boolean {
 
 /** A code the tool generates: 6 to 8 characters from the alphabet. */
 export const GENERATED_CODE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6,8}$/;
+
+/** A long-running subprocess (the probe, start.sh) and its output so far. */
+export interface Running {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string | null>;
+}
+
+/** Start `command args` and keep it running. */
+export function launch(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Running {
+  const child = spawn(command, args, {
+    env: baseEnv(options.env),
+    cwd: options.cwd ?? ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on("close", (code, signal) => resolve(code ?? signal))
+  );
+  return { child, output: () => output, exited };
+}
+
+/**
+ * Send `signal` to a launched process. Deno's `child.kill()` makes the close
+ * event report the signal even when the child handled it and exited 0;
+ * `process.kill(pid)` leaves the real exit status visible on both runtimes.
+ */
+export function sendSignal(running: Running, signal: "SIGTERM" | "SIGINT" | "SIGKILL"): void {
+  process.kill(running.child.pid!, signal);
+}
+
+/** Poll `url` until it answers, or fail after `timeoutMs`. */
+export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      await (await fetch(url)).body?.cancel();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/**
+ * A TCP proxy to `target` that can be cut and restored: a real outage, seen
+ * from the client, without stopping the shared test server.
+ */
+export async function outageProxy(target: URL): Promise<{
+  port: number;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("error", () => {});
+          s.on("close", () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+      }).listen(port, "127.0.0.1", () => resolve());
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server ? server.close(() => resolve()) : resolve();
+      server = undefined;
+    });
+  await up();
+  return { port, up, down, close: down };
+}

@@ -1,0 +1,239 @@
+/**
+ * The probe over a real socket, run as a subprocess the way start.sh and the
+ * Dockerfile run it, against real databases.
+ */
+import assert from "node:assert/strict";
+import { renameSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { freePort } from "../scripts/postgres.ts";
+import {
+  type Fixture,
+  FIXTURES,
+  launch,
+  outageProxy,
+  ROOT,
+  runCli,
+  type Running,
+  runtimeCommand,
+  sendSignal,
+  waitForHttp,
+} from "./helpers.ts";
+
+const HEALTH = join(ROOT, "health.ts");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function startProbe(env: Record<string, string>, cacheMs = 200) {
+  const port = await freePort();
+  const [command, args] = runtimeCommand(HEALTH);
+  const probe = launch(command, args, {
+    env: {
+      ...env,
+      HEALTH_HOST: "127.0.0.1",
+      HEALTH_PORT: String(port),
+      HEALTH_CACHE_MS: String(cacheMs),
+    },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/livez`);
+  return { probe, base };
+}
+
+async function get(url: string, init?: RequestInit) {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    body: await response.text(),
+  };
+}
+
+/** The value of one Prometheus sample. */
+function metric(text: string, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  assert.ok(match, `${name} in metrics`);
+  return Number(match[1]);
+}
+
+async function stopProbe(probe: Running) {
+  sendSignal(probe, "SIGTERM");
+  return await probe.exited;
+}
+
+for (const [dialect, open] of FIXTURES) {
+  describe(`probe on ${dialect}`, () => {
+    let db: Fixture;
+    before(async () => (db = await open()));
+    after(() => db.close());
+
+    test("503 and missing=7 before a repair, 200 and missing=0 after it", async () => {
+      await db.seed({ users: 20, missing: 7 });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const before = await get(`${base}/health/invite-codes`);
+        assert.equal(before.status, 503);
+        assert.equal(before.type, "application/health+json");
+        const body = JSON.parse(before.body);
+        assert.equal(body.status, "fail");
+        assert.equal(body.missing, 7);
+        assert.equal(body.output, "7 of 20 users have no invite code");
+        assert.deepEqual(Object.keys(body.checks).sort(), [
+          "invite_codes:duplicates",
+          "invite_codes:missing",
+          "invite_codes:unique_constraint",
+          "invite_codes:users",
+        ]);
+        assert.equal(body.checks["invite_codes:missing"][0].observedValue, 7);
+        assert.equal(body.checks["invite_codes:users"][0].observedValue, 20);
+        assert.ok(!Number.isNaN(Date.parse(body.checks["invite_codes:missing"][0].time)));
+        const text = await get(`${base}/health/invite-codes?format=text`);
+        assert.deepEqual([text.status, text.body], [503, "missing=7\n"]);
+        const accept = await get(`${base}/health/invite-codes`, {
+          headers: { Accept: "text/plain" },
+        });
+        assert.equal(accept.body, "missing=7\n");
+
+        assert.equal((await runCli([], db.env)).code, 0);
+        await sleep(300); // the cache window
+        const after = await get(`${base}/health/invite-codes`);
+        assert.equal(after.status, 200);
+        assert.equal(JSON.parse(after.body).status, "pass");
+        assert.equal(JSON.parse(after.body).missing, 0);
+        assert.equal((await get(`${base}/health/invite-codes?format=text`)).body, "missing=0\n");
+
+        const head = await fetch(`${base}/health/invite-codes`, { method: "HEAD" });
+        assert.equal(head.status, 200);
+        assert.equal(await head.text(), "");
+
+        const metrics = await get(`${base}/metrics`);
+        assert.equal(metrics.status, 200);
+        assert.match(metrics.type!, /^text\/plain; version=0\.0\.4/);
+        assert.equal(metric(metrics.body, "invite_codes_missing"), 0);
+        assert.equal(metric(metrics.body, "invite_codes_users_total"), 20);
+        assert.equal(metric(metrics.body, "invite_codes_check_success"), 1);
+        assert.ok(metric(metrics.body, "invite_codes_check_duration_seconds") >= 0);
+      } finally {
+        assert.equal(await stopProbe(probe), 0, "clean exit on SIGTERM");
+      }
+      assert.match(probe.output(), /INFO: invite-code probe stopping on SIGTERM/);
+    });
+
+    test("livez, 404, 405, and no stack traces", async () => {
+      await db.seed({ users: 2 });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const livez = await get(`${base}/livez`);
+        assert.deepEqual([livez.status, livez.body], [200, "ok\n"]);
+        assert.match(livez.type!, /^text\/plain/);
+        assert.equal((await get(`${base}/nope`)).status, 404);
+        for (const method of ["POST", "PUT", "DELETE"]) {
+          const response = await get(`${base}/health/invite-codes`, { method });
+          assert.equal(response.status, 405);
+          assert.doesNotMatch(response.body, /at /);
+        }
+      } finally {
+        await stopProbe(probe);
+      }
+    });
+
+    test("a missing column is a 503 that says so", async () => {
+      await db.seed({ users: 2, column: false });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const response = await get(`${base}/health/invite-codes?format=text`);
+        assert.equal(response.status, 503);
+        assert.equal(
+          response.body,
+          'missing=unknown (column invite_code does not exist in table "user")\n',
+        );
+      } finally {
+        await stopProbe(probe);
+      }
+    });
+
+    test("hundreds of concurrent requests inside one cache window cost a handful of queries", async () => {
+      await db.seed({ users: 50 });
+      const { probe, base } = await startProbe(db.env, 60_000);
+      try {
+        const statuses = await Promise.all(
+          Array.from(
+            { length: 400 },
+            () => get(`${base}/health/invite-codes`).then((r) => r.status),
+          ),
+        );
+        assert.ok(statuses.every((s) => s === 200));
+        const checks = metric((await get(`${base}/metrics`)).body, "invite_codes_checks_total");
+        assert.ok(checks >= 1 && checks <= 2, `${checks} database checks for 400 requests`);
+      } finally {
+        await stopProbe(probe);
+      }
+    });
+  });
+}
+
+describe("probe through a database outage", () => {
+  let db: Fixture;
+  before(async () => (db = await FIXTURES[0][1]()));
+  after(() => db.close());
+
+  test("PostgreSQL: 503 with a clear reason while down, 200 again when it returns", async () => {
+    await db.seed({ users: 5 });
+    const real = new URL(db.env.DATABASE_URL);
+    const proxy = await outageProxy(real);
+    const viaProxy = new URL(real);
+    viaProxy.port = String(proxy.port);
+    const { probe, base } = await startProbe({
+      DATABASE_URL: viaProxy.href,
+      HEALTH_TIMEOUT_MS: "1000",
+    }, 100);
+    try {
+      assert.equal((await get(`${base}/health/invite-codes`)).status, 200);
+      await proxy.down();
+      await sleep(150);
+      const down = await get(`${base}/health/invite-codes?format=text`);
+      assert.equal(down.status, 503);
+      assert.match(down.body, /^missing=unknown \(cannot connect to PostgreSQL: .*\)\n$/);
+      assert.ok(!down.body.includes(real.password));
+      const metrics = await get(`${base}/metrics`);
+      assert.equal(metric(metrics.body, "invite_codes_check_success"), 0);
+
+      await proxy.up();
+      await sleep(150);
+      assert.equal((await get(`${base}/health/invite-codes`)).status, 200, "recovers by itself");
+    } finally {
+      await stopProbe(probe);
+      await proxy.close();
+    }
+  });
+
+  test("SQLite: a file that disappears is a 503; when it is back, 200", async () => {
+    const lite = await FIXTURES[1][1]();
+    try {
+      await lite.seed({ users: 3 });
+      const { probe, base } = await startProbe(lite.env, 0);
+      const file = join(lite.env.DATA_DIR, "webui.db");
+      try {
+        assert.equal((await get(`${base}/health/invite-codes`)).status, 200);
+        renameSync(file, `${file}.away`);
+        const gone = await get(`${base}/health/invite-codes?format=text`);
+        assert.equal(gone.status, 503);
+        renameSync(`${file}.away`, file);
+        assert.equal((await get(`${base}/health/invite-codes`)).status, 200);
+      } finally {
+        await stopProbe(probe);
+      }
+    } finally {
+      await lite.close();
+    }
+  });
+});
+
+test("invalid HEALTH_PORT: one clear line, exit 2", async () => {
+  const [command, args] = runtimeCommand(HEALTH);
+  const probe = launch(command, args, { env: { HEALTH_PORT: "80a" } });
+  assert.equal(await probe.exited, 2);
+  assert.equal(
+    probe.output(),
+    'ERROR: HEALTH_PORT must be a whole number from 1 to 65535, got "80a"\n',
+  );
+});
