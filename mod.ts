@@ -236,7 +236,7 @@ export interface RepairOptions {
   log?: (line: string) => void;
   /** Least time between progress lines; default 5000 ms. */
   progressIntervalMs?: number;
-  /** Users per UPDATE statement; default 10 000. Bounds memory. */
+  /** Users per UPDATE statement; default 50 000. Bounds memory. */
   chunkSize?: number;
 }
 
@@ -254,7 +254,10 @@ export interface RepairReport {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
-const DEFAULT_CHUNK = 10_000;
+// Large enough that per-statement work is small beside the writes, small
+// enough that a chunk's codes take a few MiB, and few enough savepoints per
+// million users (20) to stay under PostgreSQL's 64 cached subtransactions.
+const DEFAULT_CHUNK = 50_000;
 /** Backfills at least this large refresh the planner's statistics. */
 const ANALYZE_AFTER = 10_000;
 
@@ -380,7 +383,7 @@ interface BackfillState {
 }
 
 /**
- * Walk the table in key order, assigning codes chunk by chunk, until no row
+ * Walk the table in the dialect's order, assigning codes chunk by chunk, until no row
  * is missing (true) or `budget` users got codes in this transaction (false).
  */
 async function assignCodes(
@@ -407,7 +410,7 @@ async function assignCodes(
       throw error;
     }
     if (result.targets === 0) {
-      // End of the key order. Rows cleared behind the cursor meanwhile need another pass.
+      // End of the walk. Rows cleared behind the cursor meanwhile need another pass.
       if (await tx.countMissing() === 0) return true;
       state.cursor = null;
       continue;

@@ -42,8 +42,6 @@ export interface SchemaFacts {
   unique: boolean;
   /** Some index leads with the column (lookups need no table scan). */
   indexed: boolean;
-  /** The key the repair walks in order: a single-column primary key, or SQLite's rowid. */
-  primaryKey: string | null;
 }
 
 /** Row counts of the table. */
@@ -52,7 +50,7 @@ export interface Counts {
   missing: number;
 }
 
-/** Opaque position in the table's key order; the dialect decides its type. */
+/** Opaque position in the table's walk order (a ctid, a rowid); the dialect decides. */
 export type Cursor = string | number | bigint;
 
 /** The outcome of one assignment statement. */
@@ -71,7 +69,7 @@ export interface AssignResult {
 export interface RepairTransaction {
   countMissing(): Promise<number>;
   /**
-   * Assign `codes` to up to `limit` missing rows after `cursor`, in key order,
+   * Assign `codes` to up to `limit` missing rows after `cursor`, in walk order,
    * skipping codes some row already holds. Only rows still missing change.
    */
   assign(cursor: Cursor | null, limit: number, codes: string[]): Promise<AssignResult>;

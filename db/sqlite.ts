@@ -76,7 +76,6 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
       maxLength: null,
       unique: false,
       indexed: false,
-      primaryKey: null,
     };
     const db = connection();
     if (!db) return base;
@@ -106,7 +105,6 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
         maxLength: length ? Number(length) : null,
         unique: leading.some((i) => i.is_unique === 1 && i.columns === 1),
         indexed: leading.length > 0,
-        primaryKey: "rowid",
       };
     });
   }

@@ -48,7 +48,6 @@ test("codes never grow beyond the column's declared length", () => {
     maxLength,
     unique: true,
     indexed: true,
-    primaryKey: "id",
   });
   assert.equal(longestCodeFor(facts(8, "character varying(8)")), 8);
   assert.equal(longestCodeFor(facts(6, "character varying(6)")), 6);

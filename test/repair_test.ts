@@ -164,9 +164,8 @@ for (const [dialect, open] of FIXTURES) {
 
     test("--batch-size keeps whole batches that committed before a failure", async () => {
       await db.seed({ users: 30, missing: 30 });
-      // The last user in the repair's key order (primary key; rowid on SQLite) refuses.
-      const last = dialect === "sqlite" ? "User 30" : (await db.rows()).at(-1)!.id;
-      await db.exec(failOnUserTrigger(dialect, dialect === "sqlite" ? "name" : "id", last));
+      // The last user in the repair's walk order (physical order; rowid on SQLite) refuses.
+      await db.exec(failOnUserTrigger(dialect, "name", "User 30"));
       const result = await runCli(["--batch-size", "4"], db.env);
       assert.equal(result.code, 0, "fail-open");
       assert.match(result.stdout, /WARNING: Failed to auto-fix invite codes/);
