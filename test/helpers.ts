@@ -11,6 +11,15 @@ import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
+import {
+  createUserTableSql,
+  POSTGRES_SEED,
+  seedUsersSql,
+  type Shape,
+  SQLITE_SEED,
+} from "../scripts/openwebui.ts";
+
+export type { Shape };
 
 export const isDeno = "Deno" in globalThis;
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -87,24 +96,6 @@ export function lines(text: string): string[] {
   return text.split("\n").filter((line) => line !== "");
 }
 
-/** The shape of a seeded `"user"` table. */
-export interface Shape {
-  users: number;
-  /** Users with NULL codes. */
-  missing?: number;
-  /**
-   * Users with distinct blank codes ('', a tab, two spaces, ...). Under a
-   * unique varchar(8) column at most 8 fit: PostgreSQL trims excess spaces.
-   */
-  blank?: number;
-  /** A unique constraint on invite_code (default true). */
-  unique?: boolean;
-  /** Declared type of invite_code, or false for no such column. */
-  column?: string | false;
-  /** False: no "user" table at all. */
-  table?: boolean;
-}
-
 /** A row as the tests look at it. */
 export interface Row {
   id: string;
@@ -124,51 +115,6 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-function createTableSql(shape: Shape): string {
-  const column = shape.column === false
-    ? ""
-    : `, invite_code ${shape.column ?? "VARCHAR(8)"}${shape.unique === false ? "" : " UNIQUE"}`;
-  // Open WebUI's "user" table, plus the fork's invite_code.
-  return `CREATE TABLE "user" (
-    id VARCHAR(255) NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,
-    email VARCHAR(255) NOT NULL, role VARCHAR(255) NOT NULL, profile_image_url TEXT NOT NULL,
-    api_key VARCHAR(255) UNIQUE, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
-    last_active_at BIGINT NOT NULL, settings JSON, info JSON, oauth_sub TEXT UNIQUE${column})`;
-}
-
-/** SQL spelling of what seeding needs, per dialect. */
-interface SeedSql {
-  /** Yields column i = 1..n. */
-  series: (n: number) => string;
-  uuid: string;
-  /** i as five digits. */
-  pad: string;
-  /** n spaces. */
-  spaces: (n: string) => string;
-  tab: string;
-}
-
-/**
- * The INSERT that seeds `shape`. Blank codes are distinct ('', ' ', a tab,
- * ...), as a unique constraint forces them to be in a real table.
- */
-function seedSql(shape: Shape, dialect: SeedSql): string {
-  const withCodes = shape.users - (shape.missing ?? 0) - (shape.blank ?? 0);
-  const k = `(i - ${withCodes} - 1)`;
-  const code = shape.column === false
-    ? ""
-    : `, CASE WHEN i <= ${withCodes} THEN 'OLD' || ${dialect.pad}
-      WHEN i <= ${withCodes + (shape.blank ?? 0)} THEN
-        CASE ${k} % 2 WHEN 1 THEN ${dialect.tab} || ${dialect.spaces(k)} ELSE ${
-      dialect.spaces(k)
-    } END
-      ELSE NULL END`;
-  return `INSERT INTO "user" (id, name, email, role, profile_image_url, created_at, updated_at,
-      last_active_at${shape.column === false ? "" : ", invite_code"})
-    SELECT ${dialect.uuid}, 'User ' || i, 'user' || i || '@example.com', 'user', '/user.png', 0, 0, 0${code}
-    FROM ${dialect.series(shape.users)}`;
-}
-
 /** A fresh PostgreSQL database on the test server, dropped on close. */
 export async function postgresFixture(): Promise<Fixture> {
   const serverUrl = process.env.TEST_DATABASE_URL;
@@ -186,14 +132,8 @@ export async function postgresFixture(): Promise<Fixture> {
     async seed(shape) {
       await sql.unsafe(`DROP TABLE IF EXISTS "user"`);
       if (shape.table === false) return;
-      await sql.unsafe(createTableSql(shape));
-      await sql.unsafe(seedSql(shape, {
-        series: (n) => `generate_series(1, ${n}) AS i`,
-        uuid: "gen_random_uuid()::text",
-        pad: "lpad(i::text, 5, '0')",
-        spaces: (n) => `repeat(' ', ${n})`,
-        tab: "chr(9)",
-      }));
+      await sql.unsafe(createUserTableSql(shape));
+      await sql.unsafe(seedUsersSql(shape, POSTGRES_SEED));
       await sql.unsafe(`VACUUM ANALYZE "user"`);
     },
     async rows() {
@@ -228,16 +168,8 @@ export function sqliteFixture(): Promise<Fixture> {
         return Promise.resolve();
       }
       const db = open();
-      db.exec(createTableSql(shape));
-      db.exec(seedSql(shape, {
-        series: (n) =>
-          `(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n})
-            SELECT i FROM s)`,
-        uuid: "lower(hex(randomblob(16)))",
-        pad: "printf('%05d', i)",
-        spaces: (n) => `replace(hex(zeroblob(${n})), '00', ' ')`,
-        tab: "char(9)",
-      }));
+      db.exec(createUserTableSql(shape));
+      db.exec(seedUsersSql(shape, SQLITE_SEED));
       db.close();
       return Promise.resolve();
     },

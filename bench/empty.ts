@@ -1,0 +1,1 @@
+// The runtime's own start-up cost: a script that does nothing.
