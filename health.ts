@@ -312,6 +312,11 @@ export async function serveProbe(env: Env = process.env): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  if (env.HEALTH_EXIT_WITH_PARENT === "1") {
+    // Beside an app (start.sh), the probe lives as long as the app does.
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && void shutdown("parent exit"), 500);
+  }
 }
 
 if (isEntryPoint(import.meta)) {

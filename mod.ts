@@ -72,7 +72,7 @@ export function resolveDatabaseUrl(env: Env = process.env): string {
  * are listed in `secrets` and masked in `display`.
  */
 export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseTarget {
-  const secrets = [env.DATABASE_PASSWORD, env.PGPASSWORD].filter((s): s is string => !!s);
+  const secrets = envSecrets(env);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1].toLowerCase();
   if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
 
@@ -118,6 +118,11 @@ export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseT
     "config",
     `unsupported database URL scheme "${scheme}://" (${SUPPORTED})`,
   );
+}
+
+/** Passwords the environment holds, known before any URL is parsed. */
+function envSecrets(env: Env): string[] {
+  return [env.DATABASE_PASSWORD, env.PGPASSWORD].filter((s): s is string => !!s);
 }
 
 function safeDecode(text: string): string {
@@ -268,7 +273,7 @@ const ANALYZE_AFTER = 10_000;
 export async function repair(options: RepairOptions = {}): Promise<RepairReport> {
   const started = performance.now();
   const env = options.env ?? process.env;
-  let secrets: readonly string[] = [env.DATABASE_PASSWORD ?? "", env.PGPASSWORD ?? ""];
+  let secrets: readonly string[] = envSecrets(env);
   const log = (line: string) => (options.log ?? console.log)(redact(line, secrets));
   const report: RepairReport = {
     status: "ok",
@@ -321,13 +326,13 @@ async function repairOpen(
   const before: Counts = await db.counts(facts);
   report.total = before.total;
   report.missing = before.missing;
+  if (before.missing === 0) {
+    log(`INFO: All users have invite codes (checked ${before.total} users)`);
+  } else if (options.dryRun) {
+    report.status = "dry-run";
+    log(`INFO: Found ${before.missing} users without invite codes (dry run: nothing changed)`);
+  }
   if (before.missing === 0 || options.dryRun) {
-    if (before.missing === 0) {
-      log(`INFO: All users have invite codes (checked ${before.total} users)`);
-    } else {
-      report.status = "dry-run";
-      log(`INFO: Found ${before.missing} users without invite codes (dry run: nothing changed)`);
-    }
     report.duplicates = await db.duplicates(facts);
     return;
   }
@@ -548,7 +553,7 @@ export async function check(
   try {
     target = parseDatabaseUrl(resolveDatabaseUrl(env), env);
   } catch (error) {
-    const failure = asFailure(error, [env.DATABASE_PASSWORD ?? "", env.PGPASSWORD ?? ""]);
+    const failure = asFailure(error, envSecrets(env));
     return {
       status: "error",
       reason: failure.message,
@@ -652,7 +657,7 @@ export async function main(args: string[], env: Env = process.env): Promise<numb
     cli = parseCli(args);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`ERROR: ${redact(message, [env.DATABASE_PASSWORD ?? ""])} (see --help)`);
+    console.error(`ERROR: ${redact(message, envSecrets(env))} (see --help)`);
     return 2;
   }
   if (cli.help) {

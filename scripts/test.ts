@@ -5,6 +5,8 @@
  */
 import { spawnSync } from "node:child_process";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { projectPath } from "./net.ts";
 import { startEmbeddedPostgres, type TestServer } from "./postgres.ts";
 
 const only = process.argv[2]; // "node" or "deno" runs one runtime
@@ -15,6 +17,7 @@ if (!process.env.TEST_DATABASE_URL) {
   process.env.TEST_DATABASE_URL = server.url;
 }
 process.env.DENO_NO_UPDATE_CHECK = "1";
+process.env.PATH = projectPath(fileURLToPath(new URL("..", import.meta.url)));
 
 const runs: [string, string[]][] = [
   ["node", ["--test", "--test-concurrency=1", ...(files.length ? files : ["test/*_test.ts"])]],

@@ -11,7 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { VERSION } from "../mod.ts";
-import { freePort } from "../scripts/postgres.ts";
+import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
   isMissing,

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { freePort } from "../scripts/postgres.ts";
+import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
   FIXTURES,

@@ -18,6 +18,7 @@ import {
   type Shape,
   SQLITE_SEED,
 } from "../scripts/openwebui.ts";
+import { freePort } from "../scripts/net.ts";
 
 export type { Shape };
 
@@ -277,12 +278,7 @@ export async function outageProxy(target: URL): Promise<{
 }> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   const up = () =>
     new Promise<void>((resolve) => {
       server = createServer((client) => {

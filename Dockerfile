@@ -1,0 +1,26 @@
+# invite-code-repair: the repair (init container / start step) and the probe.
+#   docker build -t invite-code-repair .
+#   docker run -e DATABASE_URL=postgresql://... -p 8081:8081 invite-code-repair
+# With no command it repairs, then serves the probe; with a command it
+# repairs, then execs the command (see start.sh).
+FROM node:24.9.0-bookworm-slim
+
+WORKDIR /app
+ENV NODE_ENV=production \
+    HEALTH_PORT=8081 \
+    INVITE_CODE_RUNTIME=node
+
+# Dependencies in their own layer, exactly as the lockfile pins them. Runtime
+# dependencies have no install scripts; the devDependencies (toolchains for
+# tests) stay out of the image.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+COPY mod.ts health.ts start.sh ./
+COPY db/ ./db/
+
+USER node
+EXPOSE 8081
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 8081) + '/health/invite-codes').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["/app/start.sh"]

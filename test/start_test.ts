@@ -1,0 +1,171 @@
+/**
+ * start.sh as a container runs it, under the runtime running this test,
+ * through the original start.sh's three scenarios.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { freePort } from "../scripts/net.ts";
+import {
+  type Fixture,
+  FIXTURES,
+  isDeno,
+  launch,
+  lines,
+  ROOT,
+  type Running,
+  sendSignal,
+  waitForHttp,
+} from "./helpers.ts";
+
+const START = join(ROOT, "start.sh");
+const MIGRATE = `node --no-warnings ${join(ROOT, "test", "fixtures", "add_invite_code_column.ts")}`;
+// An app that shows its arguments, then waits for SIGTERM.
+const APP = [
+  "sh",
+  "-c",
+  `trap 'echo "app got SIGTERM"; exit 0' TERM; echo "app started with $# args: [$1] [$2]"; ` +
+  `while :; do sleep 0.1; done`,
+  "app",
+  "two words",
+  `it's "quoted"`,
+];
+const APP_LINE = `app started with 2 args: [two words] [it's "quoted"]`;
+
+function startSh(args: string[], env: Record<string, string>): Running {
+  return launch("sh", [START, ...args], {
+    env: { INVITE_CODE_RUNTIME: isDeno ? "deno" : "node", ...env },
+  });
+}
+
+async function waitFor(running: Running, text: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!running.output().includes(text)) {
+    if (Date.now() > until) throw new Error(`no "${text}" in:\n${running.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Run start.sh with the app until the app is up, SIGTERM it, return the lines. */
+async function startAndStop(env: Record<string, string>): Promise<string[]> {
+  const running = startSh(APP, env);
+  await waitFor(running, APP_LINE);
+  sendSignal(running, "SIGTERM");
+  assert.equal(await running.exited, 0, "the app received SIGTERM and exited cleanly");
+  return lines(running.output());
+}
+
+for (const [dialect, open] of FIXTURES) {
+  describe(`start.sh on ${dialect}`, () => {
+    let db: Fixture;
+    before(async () => (db = await open()));
+    after(() => db.close());
+
+    test("all users have codes: the check, then the app with its arguments", async () => {
+      await db.seed({ users: 10 });
+      assert.deepEqual((await startAndStop(db.env)).slice(1), [
+        "Checking for users without invite codes...",
+        "INFO: All users have invite codes (checked 10 users)",
+        APP_LINE,
+        "app got SIGTERM",
+      ]);
+    });
+
+    test("users missing codes: Found, SUCCESS, then the app", async () => {
+      await db.seed({ users: 10, missing: 4 });
+      const output = await startAndStop(db.env);
+      assert.match(
+        output[0],
+        isDeno
+          ? /^Using deno 2\.\d+\.\d+ for invite codes$/
+          : /^Using node v\d+\.\d+\.\d+ for invite codes$/,
+      );
+      assert.deepEqual(output.slice(1), [
+        "Checking for users without invite codes...",
+        "INFO: Found 4 users without invite codes, generating...",
+        "SUCCESS: Generated invite codes for 4 users",
+        APP_LINE,
+        "app got SIGTERM",
+      ]);
+    });
+
+    test("the column created by the migration step itself", async () => {
+      await db.seed({ users: 10, column: false });
+      assert.deepEqual((await startAndStop({ ...db.env, MIGRATE_CMD: MIGRATE })).slice(1), [
+        "Running database migrations...",
+        "Checking for users without invite codes...",
+        "INFO: Found 10 users without invite codes, generating...",
+        "SUCCESS: Generated invite codes for 10 users",
+        APP_LINE,
+        "app got SIGTERM",
+      ]);
+    });
+
+    test("a failing migration is a warning, and the app still starts", async () => {
+      await db.seed({ users: 3 });
+      const output = await startAndStop({ ...db.env, MIGRATE_CMD: "exit 3" });
+      assert.deepEqual(output.slice(1, 4), [
+        "Running database migrations...",
+        "WARNING: Database migrations failed (MIGRATE_CMD exited non-zero), continuing",
+        "Checking for users without invite codes...",
+      ]);
+      assert.ok(output.includes(APP_LINE));
+    });
+  });
+}
+
+describe("start.sh and the probe", () => {
+  let db: Fixture;
+  before(async () => (db = await FIXTURES[1][1]()));
+  after(() => db.close());
+
+  test("with no command it serves the probe, which stops on SIGTERM", async () => {
+    await db.seed({ users: 6, missing: 6 });
+    const port = await freePort();
+    const running = startSh([], { ...db.env, HEALTH_HOST: "127.0.0.1", HEALTH_PORT: String(port) });
+    const url = `http://127.0.0.1:${port}/health/invite-codes?format=text`;
+    await waitForHttp(url, 30_000);
+    assert.equal(await (await fetch(url)).text(), "missing=0\n");
+    sendSignal(running, "SIGTERM");
+    assert.equal(await running.exited, 0);
+    assert.match(running.output(), /SUCCESS: Generated invite codes for 6 users/);
+  });
+
+  test("with HEALTH_PORT and a command, the probe runs beside the app", async () => {
+    await db.seed({ users: 2 });
+    const port = await freePort();
+    const running = startSh(APP, {
+      ...db.env,
+      HEALTH_HOST: "127.0.0.1",
+      HEALTH_PORT: String(port),
+    });
+    try {
+      await waitFor(running, APP_LINE);
+      const url = `http://127.0.0.1:${port}/health/invite-codes?format=text`;
+      await waitForHttp(url, 30_000);
+      assert.equal(await (await fetch(url)).text(), "missing=0\n");
+    } finally {
+      sendSignal(running, "SIGTERM");
+      await running.exited;
+    }
+    // The probe follows the app out, here as at a container's end.
+    const until = Date.now() + 5000;
+    let alive = true;
+    while (alive && Date.now() < until) {
+      alive = await fetch(`http://127.0.0.1:${port}/livez`).then((r) =>
+        r.body?.cancel().then(() =>
+          true
+        ), () => false) ?? false;
+      await new Promise((resolve) =>
+        setTimeout(resolve, 100)
+      );
+    }
+    assert.equal(alive, false, "the probe exited with the app");
+  });
+
+  test("an unknown INVITE_CODE_RUNTIME: one line, exit 2", async () => {
+    const running = launch("sh", [START], { env: { INVITE_CODE_RUNTIME: "bun" } });
+    assert.equal(await running.exited, 2);
+    assert.equal(running.output(), 'ERROR: INVITE_CODE_RUNTIME must be deno or node, got "bun"\n');
+  });
+});
