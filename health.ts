@@ -17,6 +17,7 @@
 import { Hono } from "hono";
 import process from "node:process";
 import {
+  containStrayErrors,
   type Database,
   type DatabaseTarget,
   type Env,
@@ -202,6 +203,11 @@ export function createProbe(options: ProbeOptions = {}): Probe {
           inspections,
           "counter",
         ) +
+        gauge(
+          "process_resident_memory_bytes",
+          "Resident memory of the probe.",
+          process.memoryUsage().rss,
+        ) +
         `# HELP invite_codes_probe_info Probe version and database dialect.\n` +
         `# TYPE invite_codes_probe_info gauge\n` +
         `invite_codes_probe_info{version="${VERSION}",dialect="${dialect}"} 1\n`,
@@ -320,6 +326,7 @@ export async function serveProbe(env: Env = process.env): Promise<void> {
 }
 
 if (isEntryPoint(import.meta)) {
+  containStrayErrors();
   try {
     await serveProbe();
   } catch (error) {

@@ -237,6 +237,8 @@ export interface RepairOptions {
   timeoutMs?: number;
   /** Report what a repair would do, change nothing. */
   dryRun?: boolean;
+  /** Give new codes to all but the earliest holder of each duplicated code. */
+  fixDuplicates?: boolean;
   /** Where log lines go; default stdout. Lines are already redacted. */
   log?: (line: string) => void;
   /** Least time between progress lines; default 5000 ms. */
@@ -326,13 +328,15 @@ async function repairOpen(
   const before: Counts = await db.counts(facts);
   report.total = before.total;
   report.missing = before.missing;
-  if (before.missing === 0) {
+  const duplicated = options.fixDuplicates ? await db.duplicates(facts) : 0;
+  const nothingToDo = before.missing === 0 && duplicated === 0;
+  if (nothingToDo) {
     log(`INFO: All users have invite codes (checked ${before.total} users)`);
   } else if (options.dryRun) {
     report.status = "dry-run";
     log(`INFO: Found ${before.missing} users without invite codes (dry run: nothing changed)`);
   }
-  if (before.missing === 0 || options.dryRun) {
+  if (nothingToDo || options.dryRun) {
     report.duplicates = await db.duplicates(facts);
     return;
   }
@@ -354,6 +358,14 @@ async function repairOpen(
   while (!done) {
     done = await db.transaction(facts, async (tx) => {
       if (state.found === 0) {
+        if (options.fixDuplicates) {
+          const cleared = await tx.clearDuplicates();
+          if (cleared > 0) {
+            log(
+              `INFO: Cleared the invite codes of ${cleared} users who shared one with an earlier user`,
+            );
+          }
+        }
         // Counted again under the lock: another replica may have done the work.
         state.found = await tx.countMissing();
         if (state.found === 0) return true;
@@ -593,6 +605,8 @@ Flags:
                        lack codes or codes are duplicated, 2 when it cannot run
   --dry-run            report what a repair would do, change nothing
   --json               print one JSON report on stdout (log lines go to stderr)
+  --fix-duplicates     also give new codes to all but the earliest holder
+                       (by created_at) of each code that several users share
   --strict             exit 1 when the repair fails (default: fail open, exit 0)
   --batch-size N       commit every N users instead of once (each batch atomic)
   --timeout SECONDS    give up after this long (default 120)
@@ -614,6 +628,7 @@ function parseCli(args: string[]) {
       options: {
         check: { type: "boolean" },
         "dry-run": { type: "boolean" },
+        "fix-duplicates": { type: "boolean" },
         json: { type: "boolean" },
         strict: { type: "boolean" },
         "batch-size": { type: "string" },
@@ -691,6 +706,7 @@ export async function main(args: string[], env: Env = process.env): Promise<numb
     env,
     log,
     dryRun: cli["dry-run"],
+    fixDuplicates: cli["fix-duplicates"],
     batchSize: cli.batchSize,
     timeoutMs: cli.timeoutMs,
   });
@@ -710,6 +726,25 @@ export function isEntryPoint(meta: ImportMeta): boolean {
   }
 }
 
+/**
+ * Keep a driver error that escapes every promise from crashing the process:
+ * postgres.js under Deno can throw from a timer after its socket is gone,
+ * once the repair has already failed open. One line on stderr, no stack.
+ */
+export function containStrayErrors(env: Env = process.env): void {
+  const contain = (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(
+      `WARNING: ignored a stray database driver error: ${
+        redact(message.replace(/\s+/g, " ").slice(0, 300), envSecrets(env))
+      }`,
+    );
+  };
+  process.on("uncaughtException", contain);
+  process.on("unhandledRejection", contain);
+}
+
 if (isEntryPoint(import.meta)) {
+  containStrayErrors();
   process.exit(await main(process.argv.slice(2)));
 }

@@ -69,6 +69,11 @@ export interface AssignResult {
 export interface RepairTransaction {
   countMissing(): Promise<number>;
   /**
+   * Clear the code of every user holding a code an earlier user (by
+   * `created_at`, then physical order) also holds; returns how many.
+   */
+  clearDuplicates(): Promise<number>;
+  /**
    * Assign `codes` to up to `limit` missing rows after `cursor`, in walk order,
    * skipping codes some row already holds. Only rows still missing change.
    */

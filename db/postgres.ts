@@ -59,6 +59,18 @@ SELECT (SELECT name FROM s) AS schema,
   EXISTS (SELECT 1 FROM i) AS indexed,
   current_setting('server_version_num')::int AS server_version`;
 
+/**
+ * Bound this transaction's statement and lock timeouts by the deadline, but
+ * never raise a smaller limit the server or role already sets (0 = none).
+ */
+const BOUND_TIMEOUTS_SQL = `SELECT
+  ${
+  ["statement_timeout", "lock_timeout"].map((name) =>
+    `set_config('${name}', (SELECT CASE WHEN setting::bigint = 0 THEN $1::bigint
+     ELSE least(setting::bigint, $1::bigint) END FROM pg_settings WHERE name = '${name}')::text, true)`
+  ).join(",\n  ")
+}`;
+
 interface FactsRow {
   schema: string | null;
   table_exists: boolean;
@@ -75,25 +87,28 @@ export function openPostgres(target: PostgresTarget, options: OpenOptions): Data
   const sql: Sql = postgres(target.url, {
     max: options.maxConnections ?? 1,
     prepare: false,
+    // Array types are never sent (codes travel as one comma-joined string), and
+    // the query that fetches them at connect rejects unhandled when it fails
+    // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
+    fetch_types: false,
     connect_timeout: Math.max(1, Math.min(30, Math.ceil(remainingMs(options.deadline) / 1000))),
     idle_timeout: 30,
     onnotice: () => {},
     connection: { application_name: "invite-code-repair" },
   });
-  const readMode = options.readOnly ? "read only" : "read write";
+  const readMode = options.readOnly ? "read only" : "default";
 
   /** One short transaction with its timeouts bounded by the deadline. */
   async function inTransaction<T>(
-    mode: "read only" | "read write",
+    mode: "read only" | "default",
     work: (tx: TransactionSql) => Promise<T>,
   ): Promise<T> {
     try {
-      const result = await sql.begin(mode, async (tx) => {
+      // "default" is a plain BEGIN: a server or role that defaults to read-only
+      // transactions is obeyed, not overridden.
+      const result = await sql.begin(mode === "default" ? "" : mode, async (tx) => {
         const ms = String(remainingMs(options.deadline));
-        await tx.unsafe(
-          "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)",
-          [ms],
-        );
+        await tx.unsafe(BOUND_TIMEOUTS_SQL, [ms]);
         return await work(tx);
       });
       return result as T;
@@ -149,7 +164,7 @@ export function openPostgres(target: PostgresTarget, options: OpenOptions): Data
     ): Promise<T> {
       requireColumn(facts);
       const table = tableOf(facts);
-      return await inTransaction("read write", async (tx) => {
+      return await inTransaction("default", async (tx) => {
         // Transaction-scoped: released on commit, rollback or a dropped connection.
         await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
           `invite-code-repair:${facts.schema}`,
@@ -158,6 +173,15 @@ export function openPostgres(target: PostgresTarget, options: OpenOptions): Data
           async countMissing() {
             const [row] = await tx.unsafe<Counts[]>(countsSql(facts));
             return row.missing;
+          },
+          async clearDuplicates() {
+            const cleared = await tx.unsafe(
+              `WITH ranked AS (
+                 SELECT ctid AS t, row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, ctid) AS r
+                 FROM ${table} WHERE NOT ${MISSING(COL)})
+               UPDATE ${table} u SET ${COL} = NULL FROM ranked WHERE u.ctid = ranked.t AND ranked.r > 1`,
+            );
+            return cleared.count;
           },
           async assign(cursor: Cursor | null, limit: number, codes: string[]) {
             const params = [limit, codes.join(","), String(cursor ?? "(0,0)")];

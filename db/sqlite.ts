@@ -151,6 +151,17 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
         const statements = run(() => prepareRepair(db, facts.indexed));
         const result = await work({
           countMissing: () => promised(() => counts(facts).missing),
+          clearDuplicates: () =>
+            promised(() =>
+              Number(
+                db.prepare(
+                  `UPDATE ${TBL} SET ${COL} = NULL WHERE rowid IN (
+                     SELECT k FROM (SELECT rowid AS k, row_number() OVER (
+                       PARTITION BY ${COL} ORDER BY created_at, rowid) AS r
+                     FROM ${TBL} WHERE NOT ${MISSING}) WHERE r > 1)`,
+                ).run().changes,
+              )
+            ),
           assign: (cursor, limit, codes) => promised(() => statements.assign(cursor, limit, codes)),
         });
         run(() => db.exec("COMMIT"));

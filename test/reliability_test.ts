@@ -1,0 +1,589 @@
+/**
+ * Nothing lost, leaked or hung: replicas, crashes, concurrent writers,
+ * outages, faults, bad input and odd data, against real servers, with the
+ * CLI and the probe as real processes.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
+import {
+  generateInviteCodes,
+  InviteCodeError,
+  parseDatabaseUrl,
+  resolveDatabaseUrl,
+} from "../mod.ts";
+import { freePort } from "../scripts/net.ts";
+import {
+  type Fixture,
+  FIXTURES,
+  isMissing,
+  launch,
+  lines,
+  MOD,
+  outageProxy,
+  postgresFixture,
+  ROOT,
+  runCli,
+  type Running,
+  runtimeCommand,
+  sendSignal,
+  sqliteFixture,
+  waitForHttp,
+} from "./helpers.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const outputs: string[] = [];
+const secrets = new Set<string>([new URL(process.env.TEST_DATABASE_URL!).password]);
+
+async function cli(args: string[], env: Record<string, string | undefined>, timeoutMs?: number) {
+  const result = await runCli(args, env, { timeoutMs });
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+function startCli(args: string[], env: Record<string, string>): Running {
+  const [command, argv] = runtimeCommand(MOD, args);
+  return launch(command, argv, { env });
+}
+
+async function waitForOutput(running: Running, text: string, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (!running.output().includes(text)) {
+    if (Date.now() > until) throw new Error(`no "${text}" in: ${running.output()}`);
+    await sleep(20);
+  }
+}
+
+function assertUniqueAndKept(before: { code: string | null }[], after: { code: string | null }[]) {
+  const codes = after.map((r) => r.code);
+  assert.equal(new Set(codes).size, codes.length, "every code unique");
+  assert.ok(codes.every((c) => !isMissing(c)), "nobody missing");
+  for (const [i, row] of before.entries()) {
+    if (!isMissing(row.code)) {
+      assert.equal(after[i].code, row.code, "an existing code never changes");
+    }
+  }
+}
+
+function countMissing(rows: { code: string | null }[]): number {
+  return rows.filter((r) => isMissing(r.code)).length;
+}
+
+/** A superuser connection to the test server, for roles and lock checks. */
+function admin(database?: string) {
+  const url = new URL(process.env.TEST_DATABASE_URL!);
+  if (database) url.pathname = `/${database}`;
+  return postgres(url.href, { max: 1, onnotice: () => {} });
+}
+
+async function advisoryLocksHeld(): Promise<number> {
+  const sql = admin();
+  try {
+    const [row] = await sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`;
+    return row.n;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Wait until no advisory lock is held (a killed client's backend finishes its statement first). */
+async function waitForLocksReleased(timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  while ((await advisoryLocksHeld()) > 0) {
+    if (Date.now() > until) throw new Error("an advisory lock outlived its client");
+    await sleep(100);
+  }
+}
+
+describe("many replicas at once", () => {
+  for (const [dialect, open] of FIXTURES) {
+    test(`${dialect}: ${dialect === "postgres" ? 16 : 6} replicas, one repairs, none warns`, async () => {
+      const db = await open();
+      try {
+        await db.seed({ users: 30_000, missing: 24_000, blank: 8 });
+        const before = await db.rows();
+        const replicas = dialect === "postgres" ? 16 : 6;
+        const results = await Promise.all(
+          Array.from({ length: replicas }, () => cli([], db.env, 120_000)),
+        );
+        for (const r of results) {
+          assert.equal(r.code, 0, r.stderr);
+          assert.doesNotMatch(r.stdout, /WARNING/);
+        }
+        const generated = results.map((r) =>
+          /SUCCESS: Generated invite codes for (\d+) users/.exec(r.stdout)
+        );
+        assert.equal(generated.filter(Boolean).length, 1, "exactly one replica generated codes");
+        assert.equal(generated.find(Boolean)![1], "24008");
+        assertUniqueAndKept(before, await db.rows());
+      } finally {
+        await db.close();
+      }
+    });
+  }
+});
+
+describe("SIGKILL during a backfill", () => {
+  let pg: Fixture;
+  before(async () => (pg = await postgresFixture()));
+  after(() => pg.close());
+
+  for (const delay of [200, 1500]) {
+    test(`PostgreSQL, atomic, killed ${delay} ms in: all or nothing, no lock left, rerun completes`, async () => {
+      await pg.seed({ users: 150_000, missing: 150_000 });
+      const running = startCli([], pg.env);
+      await waitForOutput(running, "INFO: Found 150000 users");
+      await sleep(delay);
+      sendSignal(running, "SIGKILL");
+      assert.equal(await running.exited, "SIGKILL", "killed mid-run");
+      await waitForLocksReleased();
+      const missing = countMissing(await pg.rows());
+      assert.ok(missing === 150_000 || missing === 0, `all or nothing, ${missing} missing`);
+      const rerun = await cli([], pg.env);
+      assert.equal(rerun.code, 0);
+      assert.equal(countMissing(await pg.rows()), 0);
+    });
+  }
+
+  test("PostgreSQL, --batch-size: whole batches only, and the rerun resumes", async () => {
+    await pg.seed({ users: 150_000, missing: 150_000 });
+    const running = startCli(["--batch-size", "20000"], pg.env);
+    await waitForOutput(running, "INFO: Found 150000 users");
+    await sleep(2500);
+    sendSignal(running, "SIGKILL");
+    assert.equal(await running.exited, "SIGKILL");
+    await waitForLocksReleased();
+    const fixed = 150_000 - countMissing(await pg.rows());
+    assert.equal(fixed % 20_000, 0, `whole batches only, ${fixed} fixed`);
+    const rerun = await cli(["--batch-size", "20000"], pg.env);
+    if (fixed < 150_000) {
+      assert.match(
+        rerun.stdout,
+        new RegExp(`SUCCESS: Generated invite codes for ${150_000 - fixed} users`),
+      );
+    }
+    assert.equal(countMissing(await pg.rows()), 0);
+  });
+
+  test("SQLite, atomic: all or nothing after a kill, rerun completes", async () => {
+    const lite = await sqliteFixture();
+    try {
+      await lite.seed({ users: 300_000, missing: 300_000 });
+      const running = startCli([], lite.env);
+      await waitForOutput(running, "INFO: Found 300000 users");
+      await sleep(300);
+      sendSignal(running, "SIGKILL");
+      assert.equal(await running.exited, "SIGKILL");
+      const missing = countMissing(await lite.rows());
+      assert.ok(missing === 300_000 || missing === 0, `all or nothing, ${missing} missing`);
+      assert.equal((await cli([], lite.env)).code, 0);
+      assert.equal(countMissing(await lite.rows()), 0);
+    } finally {
+      await lite.close();
+    }
+  });
+});
+
+describe("concurrent writers", () => {
+  let pg: Fixture;
+  before(async () => (pg = await postgresFixture()));
+  after(() => pg.close());
+
+  test("another connection inserts and clears codes while the repair runs", async () => {
+    await pg.seed({ users: 120_000, missing: 100_000 });
+    const writer = postgres(pg.env.DATABASE_URL, { max: 1 });
+    const written = new Map<string, string>();
+    let writing = true;
+    let collisions = 0;
+    const writes = (async () => {
+      for (let i = 0; writing; i++) {
+        const [code] = generateInviteCodes(1, 6);
+        const id = `writer-${i}`;
+        try {
+          await writer`INSERT INTO "user" (id, name, email, role, profile_image_url, created_at,
+            updated_at, last_active_at, invite_code)
+            VALUES (${id}, 'W', 'w@example.com', 'user', '/u.png', 0, 0, 0, ${code})`;
+          written.set(id, code);
+        } catch (error) {
+          // The repair handed out this code first: the constraint refuses the
+          // writer, as it would refuse the app, which then draws another.
+          if ((error as { code?: string }).code !== "23505") throw error;
+          collisions++;
+        }
+        await writer`UPDATE "user" SET invite_code = NULL WHERE id = (
+          SELECT id FROM "user" WHERE invite_code LIKE 'X%' AND length(invite_code) = 8 LIMIT 1)`;
+      }
+    })();
+    try {
+      const result = await cli([], pg.env);
+      assert.equal(result.code, 0);
+      assert.doesNotMatch(result.stdout, /WARNING/, result.stdout);
+    } finally {
+      writing = false;
+      await writes;
+      await writer.end();
+    }
+    const rows = await pg.rows();
+    const byId = new Map(rows.map((r) => [r.id, r.code]));
+    assert.ok(written.size > 0);
+    console.log(`writer: ${written.size} users inserted, ${collisions} codes refused as taken`);
+    for (const [id, code] of written) {
+      assert.equal(byId.get(id), code, "the writer's codes are untouched");
+    }
+    const present = rows.map((r) => r.code).filter((c) => !isMissing(c));
+    assert.equal(new Set(present).size, present.length, "no duplicate slipped in");
+    await cli([], pg.env);
+    assert.equal(countMissing(await pg.rows()), 0, "a rerun fixes rows cleared late");
+  });
+
+  test("a unique violation from a code taken mid-statement is retried, not reported", async () => {
+    await pg.seed({ users: 2000, missing: 2000 });
+    // The first updated row's code is taken by another row just before the
+    // update writes it: exactly the race a concurrent writer can cause.
+    await pg.exec(`CREATE SEQUENCE collide_once;
+      CREATE FUNCTION collide() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.invite_code IS NOT NULL AND nextval('collide_once') = 1 THEN
+          INSERT INTO "user" (id, name, email, role, profile_image_url, created_at, updated_at,
+            last_active_at, invite_code)
+          VALUES ('thief', 'Thief', 't@example.com', 'user', '/u.png', 0, 0, 0, NEW.invite_code);
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER collide BEFORE UPDATE ON "user" FOR EACH ROW EXECUTE FUNCTION collide()`);
+    const result = await cli([], pg.env);
+    assert.deepEqual(lines(result.stdout), [
+      "INFO: Found 2000 users without invite codes, generating...",
+      "SUCCESS: Generated invite codes for 2000 users",
+    ]);
+    const rows = await pg.rows();
+    assert.equal(countMissing(rows), 0);
+    assert.equal(new Set(rows.map((r) => r.code)).size, rows.length);
+  });
+});
+
+describe("outages and faults", () => {
+  let pg: Fixture;
+  const roles: string[] = [];
+  before(async () => (pg = await postgresFixture()));
+  after(async () => {
+    await pg.close();
+    const sql = admin();
+    for (const role of roles) await sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
+    await sql.end();
+  });
+
+  /** A role with the given grants and settings, and the URL that logs in as it. */
+  async function role(grants: string, settings = ""): Promise<Record<string, string>> {
+    const name = `r_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+    const password = `pw-${crypto.randomUUID()}`;
+    roles.push(name);
+    secrets.add(password);
+    const url = new URL(pg.env.DATABASE_URL);
+    const sql = admin(url.pathname.slice(1));
+    await sql.unsafe(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`);
+    await sql.unsafe(
+      `GRANT USAGE ON SCHEMA public TO ${name}; GRANT ${grants} ON "user" TO ${name}`,
+    );
+    if (settings) await sql.unsafe(`ALTER ROLE ${name} SET ${settings}`);
+    await sql.end();
+    url.username = name;
+    url.password = password;
+    return { DATABASE_URL: url.href };
+  }
+
+  async function assertFailsOpen(env: Record<string, string>, reason: RegExp) {
+    const before = await pg.rows();
+    const started = Date.now();
+    const plain = await cli(["--timeout", "10"], env);
+    assert.ok(Date.now() - started < 15_000, "within the --timeout bound");
+    assert.equal(plain.code, 0);
+    assert.equal(lines(plain.stdout).length, 2, plain.stdout);
+    assert.match(lines(plain.stdout)[1], /^WARNING: Failed to auto-fix invite codes: /);
+    assert.match(plain.stdout, reason);
+    assert.equal((await cli(["--strict", "--timeout", "10"], env)).code, 1);
+    assert.deepEqual(await pg.rows(), before, "nothing half-written");
+  }
+
+  test("a role without UPDATE permission", async () => {
+    await pg.seed({ users: 50, missing: 20 });
+    await assertFailsOpen(
+      await role("SELECT"),
+      /permission denied for table user \(SQLSTATE 42501\)/,
+    );
+  });
+
+  test("a role whose transactions default to read-only", async () => {
+    await pg.seed({ users: 50, missing: 20 });
+    await assertFailsOpen(
+      await role("SELECT, UPDATE", "default_transaction_read_only = on"),
+      /read-only transaction \(SQLSTATE 25006\)/,
+    );
+  });
+
+  test("a tiny statement_timeout is obeyed, not overridden", async () => {
+    await pg.seed({ users: 100_000, missing: 100_000 });
+    const env = await role("SELECT, UPDATE", "statement_timeout = '1ms'");
+    const result = await cli([], env);
+    assert.equal(result.code, 0);
+    assert.match(
+      result.stdout,
+      /WARNING: Failed to auto-fix invite codes: canceling statement due to statement timeout/,
+    );
+    assert.equal(countMissing(await pg.rows()), 100_000);
+  });
+
+  test("the database goes away mid-repair: WARNING, nothing written", async () => {
+    await pg.seed({ users: 150_000, missing: 150_000 });
+    const real = new URL(pg.env.DATABASE_URL);
+    const proxy = await outageProxy(real);
+    const via = new URL(real);
+    via.port = String(proxy.port);
+    try {
+      const running = startCli(["--timeout", "20"], { DATABASE_URL: via.href });
+      await waitForOutput(running, "INFO: Found 150000 users");
+      await sleep(500);
+      await proxy.down();
+      assert.equal(await running.exited, 0, running.output());
+      outputs.push(running.output());
+      assert.match(running.output(), /WARNING: Failed to auto-fix invite codes: /);
+    } finally {
+      await proxy.close();
+    }
+    await waitForLocksReleased();
+    assert.equal(countMissing(await pg.rows()), 150_000);
+  });
+});
+
+describe("bad input", () => {
+  function randomText(length: number): string {
+    const bytes = crypto.getRandomValues(new Uint8Array(length));
+    const alphabets = [
+      () => String.fromCharCode(...bytes.map((b) => b || 1)),
+      () => [...bytes].map((b) => String.fromCodePoint(0x80 + b * 97)).join(""),
+      () => [...bytes].map((b) => `:/@?#%"'\\ ${"x"}`[b % 11]).join(""),
+    ];
+    return alphabets[bytes[0] % alphabets.length]();
+  }
+
+  test("thousands of random database URLs: a target or one clear config error", () => {
+    const schemes = [
+      "postgres",
+      "postgresql",
+      "postgresql+asyncpg",
+      "sqlite",
+      "mysql",
+      "",
+      "sqlite+sqlcipher",
+      "x",
+    ];
+    let tried = 0;
+    for (let i = 0; i < 4000; i++) {
+      const password = `Pw${i}secret`;
+      const scheme = schemes[i % schemes.length];
+      const noise = randomText(1 + (i % 200));
+      const candidates = [
+        noise,
+        `${scheme}://user:${password}@${noise}`,
+        `${scheme}://user:${password}@host:5432/${noise}?sslmode=${noise}`,
+        `${scheme}:///${noise}`,
+        i % 500 === 0 ? `${scheme}://u:${password}@h/${"y".repeat(200_000)}` : "",
+      ];
+      for (const url of candidates.filter(Boolean)) {
+        tried++;
+        try {
+          const target = parseDatabaseUrl(url, {
+            DATABASE_SCHEMA: i % 3 ? undefined : noise.slice(0, 40),
+          });
+          assert.ok(!target.display.includes(password), "display masks the password");
+        } catch (error) {
+          assert.ok(error instanceof InviteCodeError, `${error}`);
+          assert.equal(error.kind, "config");
+          assert.ok(!error.message.includes("\n") && error.message.length < 400);
+          assert.ok(!error.message.includes(password));
+        }
+      }
+      resolveDatabaseUrl({ DATABASE_URL: i % 2 ? noise : undefined, DATA_DIR: noise });
+    }
+    assert.ok(tried > 12_000);
+  });
+
+  test("random flags and environment through the real CLI and probe: one line, exit 2 or fail-open", async () => {
+    for (let i = 0; i < 8; i++) {
+      const flag = `--${randomText(6).replace(/[\0\s]/g, "x")}`;
+      const result = await cli([flag], {});
+      assert.equal(result.code, 2, flag);
+      assert.equal(lines(result.stderr).length, 1);
+      assert.doesNotMatch(result.stderr, /^\s+at /m);
+    }
+    for (let i = 0; i < 6; i++) {
+      const password = `Rnd${i}Pass${i}`;
+      secrets.add(password);
+      const url = `${["mysql", "postgres", "sqlite"][i % 3]}://u:${password}@${
+        randomText(20).replace(/\0/g, "")
+      }`;
+      const result = await cli(["--timeout", "3"], { DATABASE_URL: url });
+      assert.equal(result.code, 0);
+      assert.equal(lines(result.stdout).length, 1, result.stdout);
+      assert.match(result.stdout, /^(WARNING|INFO): /);
+    }
+    const [command, args] = runtimeCommand(join(ROOT, "health.ts"));
+    for (
+      const [name, value] of [["HEALTH_PORT", "99999"], ["HEALTH_CACHE_MS", "-1"], [
+        "HEALTH_HOST",
+        "a b",
+      ]]
+    ) {
+      const probe = launch(command, args, { env: { [name]: value } });
+      assert.equal(await probe.exited, 2, name);
+      assert.equal(lines(probe.output()).length, 1, probe.output());
+    }
+  });
+
+  test("quotes in DATABASE_SCHEMA are a schema name, never SQL", async () => {
+    const pg = await postgresFixture();
+    try {
+      await pg.seed({ users: 5, missing: 5 });
+      const result = await cli([], { ...pg.env, DATABASE_SCHEMA: `x"; DROP TABLE "user"; --` });
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /skipping auto-fix \(table "user" does not exist\)/);
+      assert.equal((await pg.rows()).length, 5, "the table is still there");
+    } finally {
+      await pg.close();
+    }
+  });
+});
+
+describe("unusual data", () => {
+  for (const [dialect, open] of FIXTURES) {
+    test(`${dialect}: integer ids, and a varchar(6) column`, async () => {
+      const db = await open();
+      try {
+        await db.seed({ users: 0, table: false });
+        await db.exec(
+          `CREATE TABLE "user" (id BIGINT PRIMARY KEY, created_at BIGINT, invite_code VARCHAR(6) UNIQUE)`,
+        );
+        await db.exec(
+          `INSERT INTO "user" (id, created_at) VALUES (7, 0), (3, 0), (-12, 0), (99999999999, 0)`,
+        );
+        const result = await cli([], db.env);
+        assert.match(result.stdout, /SUCCESS: Generated invite codes for 4 users/);
+        const rows = await db.rows();
+        assert.ok(rows.every((r) => r.code?.length === 6));
+      } finally {
+        await db.close();
+      }
+    });
+
+    test(`${dialect}: duplicates are reported, and --fix-duplicates keeps the earliest holder`, async () => {
+      const db = await open();
+      try {
+        await db.seed({ users: 6, unique: false });
+        await db.exec(
+          `UPDATE "user" SET invite_code = 'SAME42' WHERE name IN ('User 1', 'User 2', 'User 3')`,
+        );
+        await db.exec(`UPDATE "user" SET created_at = -1 WHERE name = 'User 3'`);
+        const before = await db.rows();
+        const plain = await cli([], db.env);
+        assert.deepEqual(lines(plain.stdout), [
+          "INFO: All users have invite codes (checked 6 users)",
+        ]);
+        assert.equal((await cli(["--check"], db.env)).code, 1);
+        const fixed = await cli(["--fix-duplicates"], db.env);
+        assert.deepEqual(lines(fixed.stdout), [
+          "INFO: Cleared the invite codes of 2 users who shared one with an earlier user",
+          "INFO: Found 2 users without invite codes, generating...",
+          "SUCCESS: Generated invite codes for 2 users",
+        ]);
+        const after = await db.rows();
+        const holder = before.findIndex((r) =>
+          r.code === "SAME42" && after[before.indexOf(r)].code === "SAME42"
+        );
+        assert.ok(holder >= 0, "one holder keeps SAME42");
+        assert.equal(after.filter((r) => r.code === "SAME42").length, 1);
+        assert.equal((await cli(["--check"], db.env)).code, 0);
+      } finally {
+        await db.close();
+      }
+    });
+  }
+});
+
+describe("the probe under stress", () => {
+  test("tens of thousands of requests through an outage: 503 while down, 200 after, memory flat", async () => {
+    const pg = await postgresFixture();
+    const real = new URL(pg.env.DATABASE_URL);
+    const proxy = await outageProxy(real);
+    const via = new URL(real);
+    via.port = String(proxy.port);
+    const port = await freePort();
+    const [command, args] = runtimeCommand(join(ROOT, "health.ts"));
+    const probe = launch(command, args, {
+      env: {
+        DATABASE_URL: via.href,
+        HEALTH_HOST: "127.0.0.1",
+        HEALTH_PORT: String(port),
+        HEALTH_CACHE_MS: "20",
+        HEALTH_TIMEOUT_MS: "500",
+      },
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const rss = async () =>
+      Number(
+        /^process_resident_memory_bytes (\d+)/m.exec(
+          await (await fetch(`${base}/metrics`)).text(),
+        )![1],
+      );
+    try {
+      await pg.seed({ users: 100 });
+      await waitForHttp(`${base}/livez`);
+      const hammer = async (count: number) => {
+        const statuses = new Map<number, number>();
+        for (let done = 0; done < count; done += 100) {
+          const batch = await Promise.all(
+            Array.from(
+              { length: 100 },
+              () =>
+                fetch(`${base}/health/invite-codes`).then(async (
+                  r,
+                ) => (await r.body?.cancel(), r.status)),
+            ),
+          );
+          for (const s of batch) statuses.set(s, (statuses.get(s) ?? 0) + 1);
+        }
+        return statuses;
+      };
+      await hammer(2000);
+      const startRss = await rss();
+      const up = await hammer(6000);
+      await proxy.down();
+      const down = await hammer(8000);
+      await proxy.up();
+      await sleep(200);
+      const back = await hammer(6000);
+      assert.deepEqual([...up.keys()], [200]);
+      assert.ok((down.get(503) ?? 0) > 7000, `mostly 503 while down: ${[...down]}`);
+      assert.ok((back.get(200) ?? 0) > 5900, `200 after: ${[...back]}`);
+      const growth = (await rss()) - startRss;
+      assert.ok(growth < 64 * 2 ** 20, `memory grew ${(growth / 2 ** 20).toFixed(1)} MiB`);
+      assert.equal((await fetch(`${base}/livez`)).status, 200, "still alive");
+    } finally {
+      sendSignal(probe, "SIGTERM");
+      assert.equal(await probe.exited, 0);
+      outputs.push(probe.output());
+      await proxy.close();
+      await pg.close();
+    }
+  });
+});
+
+test("no output of any failure path in this file contains a password", () => {
+  assert.ok(outputs.length > 40);
+  for (const text of outputs) {
+    for (const secret of secrets) {
+      assert.ok(!text.includes(secret), `leaked in: ${text.slice(0, 300)}`);
+    }
+  }
+});
