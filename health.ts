@@ -17,6 +17,7 @@
 import { Hono } from "hono";
 import process from "node:process";
 import {
+  closeWithin,
   containStrayErrors,
   type Database,
   type DatabaseTarget,
@@ -100,7 +101,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
     if (result.status === "error" || target.dialect === "sqlite") {
       const stale = db;
       db = undefined;
-      await stale.close(true).catch(() => {});
+      await closeWithin(stale, result.error?.kind === "timeout");
     }
     return result;
   }
@@ -228,7 +229,7 @@ export function createProbe(options: ProbeOptions = {}): Probe {
       return inspections;
     },
     async close() {
-      await db?.close().catch(() => {});
+      await closeWithin(db);
     },
   };
 }

@@ -301,7 +301,10 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     report.error = failure;
     log(`WARNING: Failed to auto-fix invite codes: ${failure.message}`);
   } finally {
-    await db?.close(report.status === "failed").catch(() => {});
+    // Forcing the close drops in-flight work; only an expired deadline needs
+    // that (withDeadline already did it). Ending gracefully otherwise avoids a
+    // postgres.js-under-Deno hang when a socket is destroyed mid-write.
+    await closeWithin(db, report.error?.kind === "timeout");
     report.durationMs = Math.round(performance.now() - started);
   }
   return report;
@@ -463,13 +466,27 @@ function timeoutError(deadline: number): InviteCodeError {
   );
 }
 
+/**
+ * Close `db`, giving up after 3 s: a driver wedged by a dropped connection
+ * must not hold a fail-open process open.
+ */
+export async function closeWithin(db: Database | undefined, force = false): Promise<void> {
+  if (!db) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    db.close(force).catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Run `work`, abandoning it and the connection when the deadline passes. */
 async function withDeadline<T>(deadline: number, db: Database, work: () => Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       // Dropping the connection rolls back whatever was in flight.
-      db.close(true).catch(() => {});
+      void closeWithin(db, true);
       reject(timeoutError(deadline));
     }, Math.max(0, deadline - Date.now()));
   });
@@ -584,7 +601,7 @@ export async function check(
     const result = await inspect(db, { secrets: target.secrets, timeoutMs });
     return { ...result, database: target.display };
   } finally {
-    await db.close(true).catch(() => {});
+    await closeWithin(db);
   }
 }
 

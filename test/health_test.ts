@@ -17,11 +17,11 @@ import {
   type Running,
   runtimeCommand,
   sendSignal,
+  sleep,
   waitForHttp,
 } from "./helpers.ts";
 
 const HEALTH = join(ROOT, "health.ts");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startProbe(env: Record<string, string>, cacheMs = 200) {
   const port = await freePort();
@@ -131,6 +131,27 @@ for (const [dialect, open] of FIXTURES) {
           assert.equal(response.status, 405);
           assert.doesNotMatch(response.body, /at /);
         }
+      } finally {
+        await stopProbe(probe);
+      }
+    });
+
+    test("duplicated codes without a unique constraint: 200 with status warn", async () => {
+      await db.seed({ users: 5, unique: false });
+      await db.exec(
+        `UPDATE "user" SET invite_code = 'SAME42' WHERE name IN ('User 1', 'User 2', 'User 3')`,
+      );
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const response = await get(`${base}/health/invite-codes`);
+        assert.equal(response.status, 200);
+        const body = JSON.parse(response.body);
+        assert.equal(body.status, "warn");
+        assert.equal(body.missing, 0);
+        assert.equal(body.output, "2 users hold a code another user also holds");
+        assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 2);
+        assert.equal(body.checks["invite_codes:duplicates"][0].status, "warn");
+        assert.equal(metric((await get(`${base}/metrics`)).body, "invite_codes_duplicates"), 2);
       } finally {
         await stopProbe(probe);
       }

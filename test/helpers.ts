@@ -252,6 +252,22 @@ export function sendSignal(running: Running, signal: "SIGTERM" | "SIGINT" | "SIG
   process.kill(running.child.pid!, signal);
 }
 
+/** Resolve after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Wait until a launched process has printed `text`. */
+export async function waitForOutput(
+  running: Running,
+  text: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!running.output().includes(text)) {
+    if (Date.now() > until) throw new Error(`no "${text}" in:\n${running.output()}`);
+    await sleep(20);
+  }
+}
+
 /** Poll `url` until it answers, or fail after `timeoutMs`. */
 export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;

@@ -29,11 +29,12 @@ import {
   type Running,
   runtimeCommand,
   sendSignal,
+  sleep,
   sqliteFixture,
   waitForHttp,
+  waitForOutput,
 } from "./helpers.ts";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const outputs: string[] = [];
 const secrets = new Set<string>([new URL(process.env.TEST_DATABASE_URL!).password]);
 
@@ -46,14 +47,6 @@ async function cli(args: string[], env: Record<string, string | undefined>, time
 function startCli(args: string[], env: Record<string, string>): Running {
   const [command, argv] = runtimeCommand(MOD, args);
   return launch(command, argv, { env });
-}
-
-async function waitForOutput(running: Running, text: string, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  while (!running.output().includes(text)) {
-    if (Date.now() > until) throw new Error(`no "${text}" in: ${running.output()}`);
-    await sleep(20);
-  }
 }
 
 function assertUniqueAndKept(before: { code: string | null }[], after: { code: string | null }[]) {

@@ -196,24 +196,6 @@ for (const [dialect, open] of FIXTURES) {
       ]);
     });
 
-    test("replicas started together: one repairs, the others find nothing to do", async () => {
-      await db.seed({ users: 3000, missing: 2492, blank: 8 });
-      const before = await db.rows();
-      const results = await Promise.all([1, 2, 3, 4].map(() => runCli([], db.env)));
-      for (const r of results) {
-        assert.equal(r.code, 0);
-        assert.doesNotMatch(r.stdout, /WARNING/, r.stdout);
-      }
-      const generated = results.map((r) => /Generated invite codes for (\d+) users/.exec(r.stdout));
-      assert.equal(generated.filter(Boolean).length, 1, "exactly one replica generated codes");
-      assert.equal(generated.find(Boolean)![1], "2500");
-      const after = await db.rows();
-      assertAllUnique(after);
-      for (const [i, row] of before.entries()) {
-        if (!isMissing(row.code)) assert.equal(after[i].code, row.code);
-      }
-    });
-
     test("library check() sees what the CLI sees", async () => {
       await db.seed({ users: 5, missing: 2 });
       const result = await check({ env: db.env });

@@ -16,6 +16,7 @@ import {
   type Running,
   sendSignal,
   waitForHttp,
+  waitForOutput,
 } from "./helpers.ts";
 
 const START = join(ROOT, "start.sh");
@@ -38,18 +39,10 @@ function startSh(args: string[], env: Record<string, string>): Running {
   });
 }
 
-async function waitFor(running: Running, text: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!running.output().includes(text)) {
-    if (Date.now() > until) throw new Error(`no "${text}" in:\n${running.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Run start.sh with the app until the app is up, SIGTERM it, return the lines. */
 async function startAndStop(env: Record<string, string>): Promise<string[]> {
   const running = startSh(APP, env);
-  await waitFor(running, APP_LINE);
+  await waitForOutput(running, APP_LINE);
   sendSignal(running, "SIGTERM");
   assert.equal(await running.exited, 0, "the app received SIGTERM and exited cleanly");
   return lines(running.output());
@@ -140,7 +133,7 @@ describe("start.sh and the probe", () => {
       HEALTH_PORT: String(port),
     });
     try {
-      await waitFor(running, APP_LINE);
+      await waitForOutput(running, APP_LINE);
       const url = `http://127.0.0.1:${port}/health/invite-codes?format=text`;
       await waitForHttp(url, 30_000);
       assert.equal(await (await fetch(url)).text(), "missing=0\n");
