@@ -101,7 +101,9 @@ export function createProbe(options: ProbeOptions = {}): Probe {
     if (result.status === "error" || target.dialect === "sqlite") {
       const stale = db;
       db = undefined;
-      await closeWithin(stale, result.error?.kind === "timeout");
+      // Not awaited: the next check must not wait on closing a dead connection.
+      const kind = result.error?.kind;
+      void closeWithin(stale, kind === "timeout" || kind === "connect");
     }
     return result;
   }
