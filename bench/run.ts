@@ -10,7 +10,7 @@
  * BENCH_RUNS          runs whose median is taken for short measurements (default 5)
  * BENCH_RUNTIMES      runtimes to measure (default "node,deno")
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -55,18 +55,23 @@ function command(runtime: string, script: string): [string, string[]] {
   return runtime === "deno" ? ["deno", ["run", ...flags, script]] : ["node", [script]];
 }
 
-/** Run a script under a runtime; returns wall milliseconds and its stdout. */
-function timed(runtime: string, script: string, extraEnv: Record<string, string>) {
+/**
+ * Run a script under a runtime; returns wall milliseconds and its stdout.
+ * Asynchronous on purpose: the embedded server logs to a pipe this process
+ * must keep draining.
+ */
+async function timed(runtime: string, script: string, extraEnv: Record<string, string>) {
   const [cmd, args] = command(runtime, join(ROOT, script));
   const started = performance.now();
-  const result = spawnSync(cmd, args, {
-    env: { ...env, DENO_NO_UPDATE_CHECK: "1", ...extraEnv },
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
+  const child = spawn(cmd, args, { env: { ...env, DENO_NO_UPDATE_CHECK: "1", ...extraEnv } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
   const ms = performance.now() - started;
-  if (result.status !== 0) throw new Error(`${cmd} ${script} failed: ${result.stderr}`);
-  return { ms, stdout: result.stdout };
+  if (status !== 0) throw new Error(`${cmd} ${script} failed: ${stderr}`);
+  return { ms, stdout };
 }
 
 function median(values: number[]): number {
@@ -75,13 +80,23 @@ function median(values: number[]): number {
 }
 
 /** Median whole-process time of `script`, after one warm-up run. */
-function startTime(runtime: string, script: string, extraEnv: Record<string, string>): number {
-  timed(runtime, script, extraEnv);
-  return median(Array.from({ length: RUNS }, () => timed(runtime, script, extraEnv).ms));
+async function startTime(
+  runtime: string,
+  script: string,
+  extraEnv: Record<string, string>,
+): Promise<number> {
+  await timed(runtime, script, extraEnv);
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) times.push((await timed(runtime, script, extraEnv)).ms);
+  return median(times);
 }
 
-function measuredRepair(runtime: string, databaseUrl: string, extra: Record<string, string> = {}) {
-  const { stdout } = timed(runtime, "bench/repair_child.ts", {
+async function measuredRepair(
+  runtime: string,
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+) {
+  const { stdout } = await timed(runtime, "bench/repair_child.ts", {
     DATABASE_URL: databaseUrl,
     ...extra,
   });
@@ -155,7 +170,7 @@ try {
   say(`floor (scattered values): ${scatteredFloor.toFixed(0)} ms`);
 
   for (const runtime of RUNTIMES) {
-    const report = measuredRepair(runtime, await freshCopy("bench_missing"));
+    const report = await measuredRepair(runtime, await freshCopy("bench_missing"));
     say(
       `${runtime} repair of ${USERS}: ${report.ms.toFixed(0)} ms, peak ${
         report.peakMiB.toFixed(0)
@@ -180,7 +195,7 @@ try {
   }
 
   const atomic = rows.find((r) => r.runtime === RUNTIMES[0])!;
-  const batched = measuredRepair(RUNTIMES[0], await freshCopy("bench_missing"), {
+  const batched = await measuredRepair(RUNTIMES[0], await freshCopy("bench_missing"), {
     BENCH_BATCH_SIZE: "100000",
   });
   rows.push({
@@ -194,7 +209,7 @@ try {
 
   say(`no-op start on ${USERS} users with codes`);
   const done = await freshCopy("bench_missing");
-  measuredRepair(RUNTIMES[0], done);
+  await measuredRepair(RUNTIMES[0], done);
   const sql = postgres(done, { max: 1, onnotice: () => {} });
   await sql.unsafe(`VACUUM ANALYZE "user"`);
   const plan = (await sql.unsafe(
@@ -204,8 +219,8 @@ try {
   await sql.end();
   say(`no-op count plan: ${plan}`);
   for (const runtime of RUNTIMES) {
-    const empty = startTime(runtime, "bench/empty.ts", {});
-    const noop = startTime(runtime, "mod.ts", { DATABASE_URL: done });
+    const empty = await startTime(runtime, "bench/empty.ts", {});
+    const noop = await startTime(runtime, "mod.ts", { DATABASE_URL: done });
     rows.push({
       what: `PostgreSQL no-op start, ${USERS} users (median of ${RUNS})`,
       runtime,
@@ -218,11 +233,11 @@ try {
   say(`per-row baseline at ${BASELINE_USERS} users`);
   await createTemplate("bench_small", BASELINE_USERS);
   const baseline = JSON.parse(
-    timed("node", "bench/baseline.ts", {
+    (await timed("node", "bench/baseline.ts", {
       DATABASE_URL: await freshCopy("bench_small"),
-    }).stdout,
+    })).stdout,
   ).ms as number;
-  const small = measuredRepair(RUNTIMES[0], await freshCopy("bench_small"));
+  const small = await measuredRepair(RUNTIMES[0], await freshCopy("bench_small"));
   rows.push({
     what: `PostgreSQL backfill, ${BASELINE_USERS} users`,
     runtime: RUNTIMES[0],
@@ -262,7 +277,7 @@ try {
   floorDb.close();
 
   for (const runtime of RUNTIMES) {
-    const report = measuredRepair(runtime, `sqlite:///${copy()}`);
+    const report = await measuredRepair(runtime, `sqlite:///${copy()}`);
     rows.push({
       what: `SQLite backfill, ${SQLITE_USERS} users, atomic`,
       runtime,
@@ -273,14 +288,14 @@ try {
     });
   }
   const done = copy();
-  measuredRepair(RUNTIMES[0], `sqlite:///${done}`);
+  await measuredRepair(RUNTIMES[0], `sqlite:///${done}`);
   for (const runtime of RUNTIMES) {
     rows.push({
       what: `SQLite no-op start, ${SQLITE_USERS} users (median of ${RUNS})`,
       runtime,
-      ms: startTime(runtime, "mod.ts", { DATABASE_URL: `sqlite:///${done}` }),
+      ms: await startTime(runtime, "mod.ts", { DATABASE_URL: `sqlite:///${done}` }),
       reference: "empty script",
-      referenceMs: startTime(runtime, "bench/empty.ts", {}),
+      referenceMs: await startTime(runtime, "bench/empty.ts", {}),
     });
   }
 } finally {

@@ -30,6 +30,8 @@ export async function startEmbeddedPostgres(settings: string[] = []): Promise<Te
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", ...settings],
+    // The server logs to a pipe read by this process: keep its event loop free
+    // (no spawnSync while the server runs), or a full pipe blocks the server.
     onLog: () => {},
     onError: () => {},
   });

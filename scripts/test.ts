@@ -3,7 +3,7 @@
  * PostgreSQL server (TEST_DATABASE_URL, else an embedded one started here) and
  * real SQLite files. Fails when either runtime fails.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { projectPath } from "./net.ts";
@@ -28,8 +28,12 @@ try {
   for (const [runtime, args] of runs) {
     if (only && only !== runtime) continue;
     console.log(`\n=== ${runtime} ${args.join(" ")}`);
-    const result = spawnSync(runtime, args, { stdio: "inherit" });
-    if (result.status !== 0) failed.push(runtime);
+    // Not spawnSync: this process must keep draining the embedded server's
+    // log pipe, or the server blocks on a full pipe once enough is logged.
+    const status = await new Promise<number | null>((resolve) =>
+      spawn(runtime, args, { stdio: "inherit" }).on("close", resolve)
+    );
+    if (status !== 0) failed.push(runtime);
   }
 } finally {
   await server?.stop();
