@@ -16,8 +16,9 @@ ENV NODE_ENV=production \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-COPY mod.ts health.ts start.sh ./
+COPY *.ts start.sh ./
 COPY db/ ./db/
+COPY probe/ ./probe/
 
 USER node
 EXPOSE 8081

@@ -1,10 +1,8 @@
 /**
  * The probe: a small Hono server that answers `GET /health/invite-codes` so
- * orchestrators and humans can verify `missing=0`.
- *
- * Load on the database is bounded: one inspection at a time, shared by every
- * request that arrives while it runs, cached for `HEALTH_CACHE_MS`, each with
- * a timeout, over a pool of at most two connections.
+ * orchestrators and humans can verify `missing=0`; with `REPAIR_INTERVAL`, it
+ * also heals. Its parts: `probe/inspector.ts` (cached, shared, bounded
+ * checks), `probe/render.ts` (what goes on the wire), `probe/heal.ts`.
  *
  * @example
  * ```sh
@@ -16,210 +14,159 @@
  */
 import { Hono } from "hono";
 import process from "node:process";
+import { errorMessage, oneLine, redact } from "./errors.ts";
+import { LOG, PROBE_LOG } from "./messages.ts";
+import { createInspector, type Inspector } from "./probe/inspector.ts";
+import { type Healer, startHealing } from "./probe/heal.ts";
+import { healthBody, type ProbeStats, prometheusBody, textBody, verdict } from "./probe/render.ts";
 import {
-  closeWithin,
   containStrayErrors,
-  type Database,
-  type DatabaseTarget,
-  type Env,
-  inspect,
-  type Inspection,
+  exit,
   isEntryPoint,
-  openDatabase,
-  parseDatabaseUrl,
-  resolveDatabaseUrl,
-  VERSION,
-} from "./mod.ts";
+  isPermissionError,
+  missingPermissions,
+  permissionLine,
+  serveFetch,
+} from "./runtime.ts";
+import { envNumber } from "./settings.ts";
+import { type Env, envSecrets, resolveTarget } from "./target.ts";
+import type { DatabaseTarget } from "./db/dialect.ts";
 
-const PATH = "/health/invite-codes";
+/** The probe's path. */
+export const PROBE_PATH = "/health/invite-codes";
 
-/** How the probe behaves; every field falls back to its environment variable. */
-export interface ProbeOptions {
-  env?: Env;
-  /** How long a result is reused (`HEALTH_CACHE_MS`, default 2000). */
-  cacheMs?: number;
-  /** Limit for one inspection (`HEALTH_TIMEOUT_MS`, default 3000). */
-  timeoutMs?: number;
+/** Everything the probe reads from the environment, with its default. */
+export interface ProbeSettings {
+  /** `HEALTH_HOST`, default `0.0.0.0`. */
+  host: string;
+  /** `HEALTH_PORT`, default 8081. */
+  port: number;
+  /** `HEALTH_CACHE_MS`: how long a result is fresh, default 2000. */
+  cacheMs: number;
+  /** `HEALTH_TIMEOUT_MS`: limit for one check, default 3000. */
+  timeoutMs: number;
+  /** `HEALTH_DETAILS=1`: full failure reasons on the wire (default: kinds only). */
+  details: boolean;
+  /** `REPAIR_INTERVAL` seconds, 0 (default) for no self-healing. */
+  repairIntervalMs: number;
+}
+
+/**
+ * Read the probe's settings, or throw one line naming the bad one.
+ *
+ * @example
+ * ```ts
+ * probeSettings({ HEALTH_PORT: "9000" }).port; // 9000
+ * ```
+ * @param env The environment.
+ */
+export function probeSettings(env: Env): ProbeSettings {
+  const host = env.HEALTH_HOST || "0.0.0.0";
+  if (/[\s/]/.test(host) || host.length > 255) {
+    throw new RangeError(
+      `HEALTH_HOST must be a host name or address, got ${JSON.stringify(host.slice(0, 40))}`,
+    );
+  }
+  const details = env.HEALTH_DETAILS ?? "0";
+  if (details !== "0" && details !== "1") {
+    throw new RangeError(
+      `HEALTH_DETAILS must be 0 or 1, got ${JSON.stringify(details.slice(0, 40))}`,
+    );
+  }
+  return {
+    host,
+    port: envNumber(env, "HEALTH_PORT", 8081, { integer: true, min: 1, max: 65535 }),
+    cacheMs: envNumber(env, "HEALTH_CACHE_MS", 2000, { integer: true, min: 0, max: 3_600_000 }),
+    timeoutMs: envNumber(env, "HEALTH_TIMEOUT_MS", 3000, { integer: true, min: 100, max: 600_000 }),
+    details: details === "1",
+    repairIntervalMs: 1000 *
+      envNumber(env, "REPAIR_INTERVAL", 0, { integer: true, min: 0, max: 86_400 }),
+  };
 }
 
 /** The probe's app and what it holds open. */
 export interface Probe {
   app: Hono;
-  /** Inspections run so far: what the database actually saw. */
-  readonly inspections: number;
+  inspector: Inspector;
+  stats: ProbeStats;
   close(): Promise<void>;
 }
 
-/** Read a whole number from the environment, or throw a one-line error. */
-export function envInteger(
-  env: Env,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = /^\d{1,10}$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(value >= min && value <= max)) {
-    const shown = JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}...` : raw);
-    throw new RangeError(`${name} must be a whole number from ${min} to ${max}, got ${shown}`);
-  }
-  return value;
-}
-
-/** Build the probe for the database the environment names. */
-export function createProbe(options: ProbeOptions = {}): Probe {
+/**
+ * Build the probe for the database the environment names. Failures of a
+ * check go to `log` in full; the wire carries only their kind.
+ *
+ * @example
+ * ```ts
+ * const probe = createProbe({ env: { DATABASE_URL: "sqlite:///data/webui.db" } });
+ * (await probe.app.request("/health/invite-codes?format=text")).text(); // "missing=0\n"
+ * ```
+ * @param options The environment (default `process.env`), settings that
+ *   override it, and where log lines go (default stdout).
+ */
+export function createProbe(
+  options: { env?: Env; settings?: Partial<ProbeSettings>; log?: (line: string) => void } = {},
+): Probe {
   const env = options.env ?? process.env;
-  const cacheMs = options.cacheMs ?? envInteger(env, "HEALTH_CACHE_MS", 2000, 0, 3_600_000);
-  const timeoutMs = options.timeoutMs ?? envInteger(env, "HEALTH_TIMEOUT_MS", 3000, 100, 600_000);
+  const settings = { ...probeSettings(env), ...options.settings };
+  const log = options.log ?? console.log;
   let target: DatabaseTarget | Error;
   try {
-    target = parseDatabaseUrl(resolveDatabaseUrl(env), env);
+    target = resolveTarget(env);
   } catch (error) {
     target = error as Error;
   }
-
-  let db: Database | undefined;
-  let cached: { at: number; result: Inspection } | undefined;
-  let inFlight: Promise<Inspection> | undefined;
-  let inspections = 0;
-
-  async function inspectNow(): Promise<Inspection> {
-    inspections++;
-    if (target instanceof Error) {
-      return failed(target.message);
-    }
-    db ??= await openDatabase(target, {
-      deadline: () => Date.now() + timeoutMs,
-      readOnly: true,
-      maxConnections: 2,
-    });
-    const result = await inspect(db, { secrets: target.secrets, timeoutMs });
-    // Start afresh after an error: the connection may be dead or abandoned.
-    // A SQLite file is reopened every time, so a replaced file is seen.
-    if (result.status === "error" || target.dialect === "sqlite") {
-      const stale = db;
-      db = undefined;
-      // Not awaited: the next check must not wait on closing a dead connection.
-      const kind = result.error?.kind;
-      void closeWithin(stale, kind === "timeout" || kind === "connect");
-    }
-    return result;
-  }
-
-  /** The latest result, sharing one inspection among concurrent callers. */
-  function latest(): Promise<Inspection> {
-    if (cached && Date.now() - cached.at < cacheMs) return Promise.resolve(cached.result);
-    inFlight ??= inspectNow()
-      .then((result) => {
-        cached = { at: Date.now(), result };
-        return result;
-      })
-      .finally(() => (inFlight = undefined));
-    return inFlight;
-  }
+  const secrets = target instanceof Error ? envSecrets(env) : target.secrets;
+  let lastLogged = "";
+  const inspector = createInspector({
+    target,
+    env,
+    cacheMs: settings.cacheMs,
+    timeoutMs: settings.timeoutMs,
+    onResult(result) {
+      // The full reason goes to the probe's own log, once per change.
+      const line = result.status === "error"
+        ? PROBE_LOG.checkFailed(result.error?.kind ?? "internal", result.reason ?? "")
+        : "";
+      if (line !== lastLogged && line) log(redact(line, secrets));
+      lastLogged = line;
+    },
+  });
+  const stats: ProbeStats = {
+    inspections: 0,
+    dialect: target instanceof Error ? "none" : target.dialect,
+    rssBytes: 0,
+    repairs: 0,
+    repairedUsers: 0,
+    lastRepairSeconds: null,
+  };
+  const healer: Healer | undefined = settings.repairIntervalMs > 0
+    ? startHealing({ intervalMs: settings.repairIntervalMs, inspector, env, log, stats })
+    : undefined;
 
   const app = new Hono();
-  app.get(PATH, async (c) => {
-    const result = await latest();
-    const { status, code } = verdict(result);
-    const missing =
-      result.status === "pass" || result.status === "missing" || result.status === "duplicates"
-        ? result.missing!
-        : null;
-    const wantsText = c.req.query("format") === "text" ||
-      (/\btext\/plain\b/.test(c.req.header("accept") ?? "") && c.req.query("format") !== "json");
+  app.get(PROBE_PATH, async (c) => {
+    const { result, at } = await inspector.latest();
     c.header("Cache-Control", "no-store");
-    if (wantsText) {
-      const line = missing === null ? `missing=unknown (${result.reason})` : `missing=${missing}`;
-      return c.text(`${line}\n`, code);
-    }
-    const time = new Date(cached?.at ?? Date.now()).toISOString();
-    const component = (observedValue: unknown, observedUnit: string, state: string) => [
-      { componentType: "datastore", observedValue, observedUnit, status: state, time },
-    ];
-    const body = {
-      status,
-      version: "1",
-      releaseId: VERSION,
-      serviceId: "invite-code-repair",
-      description: "Every Open WebUI user has a unique invite code",
-      missing,
-      ...(result.reason ? { output: result.reason } : {}),
-      checks: {
-        "invite_codes:missing": component(missing, "users", missing === 0 ? "pass" : "fail"),
-        "invite_codes:users": component(
-          result.total,
-          "users",
-          result.total === null ? "fail" : "pass",
-        ),
-        "invite_codes:duplicates": component(
-          result.duplicates,
-          "users",
-          result.duplicates === null ? "fail" : result.duplicates > 0 ? "warn" : "pass",
-        ),
-        "invite_codes:unique_constraint": component(
-          result.schema?.unique ?? null,
-          "boolean",
-          result.schema?.unique ? "pass" : "warn",
-        ),
-      },
-    };
-    return c.body(JSON.stringify(body), code, { "Content-Type": "application/health+json" });
+    const format = c.req.query("format");
+    const wantsText = format === "text" ||
+      (/\btext\/plain\b/.test(c.req.header("accept") ?? "") && format !== "json");
+    const { code } = verdict(result);
+    if (wantsText) return c.text(textBody(result, settings.details), code);
+    return c.body(healthBody(result, at, settings.details), code, {
+      "Content-Type": "application/health+json",
+    });
   });
-
   app.get("/livez", (c) => c.text("ok\n"));
-
   app.get("/metrics", async (c) => {
-    const result = await latest();
-    const ok = result.status !== "error" && result.status !== "absent";
-    const gauge = (name: string, help: string, value: number | null, type = "gauge") =>
-      `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value ?? "NaN"}\n`;
-    const dialect = target instanceof Error ? "none" : target.dialect;
-    return c.text(
-      gauge("invite_codes_missing", "Users without an invite code.", result.missing) +
-        gauge("invite_codes_users_total", "Users in the table.", result.total) +
-        gauge(
-          "invite_codes_duplicates",
-          "Users holding a code another user also holds.",
-          result.duplicates,
-        ) +
-        gauge(
-          "invite_codes_check_success",
-          "1 when the last check could read the table.",
-          ok ? 1 : 0,
-        ) +
-        gauge(
-          "invite_codes_check_duration_seconds",
-          "How long the last check took.",
-          result.durationMs / 1000,
-        ) +
-        gauge(
-          "invite_codes_unique_constraint",
-          "1 when a unique constraint or index guards invite_code.",
-          result.schema ? (result.schema.unique ? 1 : 0) : null,
-        ) +
-        gauge(
-          "invite_codes_checks_total",
-          "Checks run against the database.",
-          inspections,
-          "counter",
-        ) +
-        gauge(
-          "process_resident_memory_bytes",
-          "Resident memory of the probe.",
-          process.memoryUsage().rss,
-        ) +
-        `# HELP invite_codes_probe_info Probe version and database dialect.\n` +
-        `# TYPE invite_codes_probe_info gauge\n` +
-        `invite_codes_probe_info{version="${VERSION}",dialect="${dialect}"} 1\n`,
-      200,
-      { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
-    );
+    const { result } = await inspector.latest();
+    stats.inspections = inspector.inspections;
+    stats.rssBytes = process.memoryUsage().rss;
+    return c.text(prometheusBody(result, stats), 200, {
+      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+    });
   });
-
-  for (const path of [PATH, "/livez", "/metrics"]) {
+  for (const path of [PROBE_PATH, "/livez", "/metrics"]) {
     app.all(path, (c) => c.text("method not allowed\n", 405, { Allow: "GET, HEAD" }));
   }
   app.notFound((c) => c.text("not found\n", 404));
@@ -227,97 +174,46 @@ export function createProbe(options: ProbeOptions = {}): Probe {
 
   return {
     app,
-    get inspections() {
-      return inspections;
-    },
+    inspector,
+    stats,
     async close() {
-      await closeWithin(db);
+      healer?.stop();
+      await inspector.close();
     },
   };
 }
 
-function failed(reason: string): Inspection {
-  return {
-    status: "error",
-    reason,
-    total: null,
-    missing: null,
-    duplicates: null,
-    schema: null,
-    durationMs: 0,
-  };
-}
-
-/** Map an inspection to the health draft's status and an HTTP code. */
-function verdict(result: Inspection): { status: "pass" | "warn" | "fail"; code: 200 | 503 } {
-  if (result.status === "pass") {
-    return { status: result.schema?.unique ? "pass" : "warn", code: 200 };
-  }
-  if (result.status === "duplicates") return { status: "warn", code: 200 };
-  return { status: "fail", code: 503 };
-}
-
-interface DenoServer {
-  shutdown(): Promise<void>;
-}
-interface DenoGlobal {
-  serve(
-    options: { hostname: string; port: number; onListen?: () => void },
-    handler: (request: Request) => Response | Promise<Response>,
-  ): DenoServer;
-}
-
-/** Serve the probe on `HEALTH_HOST`:`HEALTH_PORT` until SIGTERM or SIGINT. */
+/**
+ * Serve the probe on `HEALTH_HOST`:`HEALTH_PORT` until SIGTERM or SIGINT.
+ *
+ * @example
+ * ```ts
+ * await serveProbe({ ...process.env, HEALTH_PORT: "8081" });
+ * ```
+ * @param env The environment; default `process.env`.
+ */
 export async function serveProbe(env: Env = process.env): Promise<void> {
-  const hostname = env.HEALTH_HOST || "0.0.0.0";
-  if (/[\s/]/.test(hostname) || hostname.length > 255) {
-    throw new RangeError(
-      `HEALTH_HOST must be a host name or address, got ${JSON.stringify(hostname.slice(0, 40))}`,
-    );
-  }
-  const port = envInteger(env, "HEALTH_PORT", 8081, 1, 65535);
-  const probe = createProbe({ env });
-  const location = (() => {
-    try {
-      return parseDatabaseUrl(resolveDatabaseUrl(env), env).display;
-    } catch {
-      return "unsupported";
-    }
-  })();
-  const listening = () =>
-    console.log(
-      `INFO: invite-code probe listening on http://${hostname}:${port}${PATH} (database: ${location})`,
-    );
-
-  let stop: () => Promise<void>;
-  const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
-  if (deno) {
-    const server = deno.serve({ hostname, port, onListen: listening }, probe.app.fetch);
-    stop = () => server.shutdown();
-  } else {
-    const { serve } = await import("@hono/node-server");
-    const server = serve({ fetch: probe.app.fetch, hostname, port }, listening);
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
-    });
-    stop = () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
-  }
+  const settings = probeSettings(env);
+  const probe = createProbe({ env, settings });
+  const stop = await serveFetch(probe.app.fetch, settings.host, settings.port);
+  let location = "unsupported";
+  try {
+    location = resolveTarget(env).display;
+  } catch { /* the first check reports why */ }
+  console.log(
+    PROBE_LOG.listening(`http://${settings.host}:${settings.port}${PROBE_PATH}`, location),
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`INFO: invite-code probe stopping on ${signal}`);
+    console.log(PROBE_LOG.stopping(signal));
     // A stuck database must not hold the pod in Terminating.
-    const force = setTimeout(() => process.exit(0), 3000);
+    const force = setTimeout(() => exit(0), 3000);
     await Promise.allSettled([stop(), probe.close()]);
     clearTimeout(force);
-    process.exit(0);
+    exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
@@ -329,12 +225,21 @@ export async function serveProbe(env: Env = process.env): Promise<void> {
 }
 
 if (isEntryPoint(import.meta)) {
-  containStrayErrors();
+  const missing = missingPermissions("health.ts");
+  if (missing) {
+    console.error(`ERROR: ${missing}`);
+    exit(2);
+  }
+  containStrayErrors((error) =>
+    console.error(LOG.stray(oneLine(redact(errorMessage(error), envSecrets(process.env)), 300)))
+  );
   try {
     await serveProbe();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`ERROR: ${message.split("\n")[0]}`);
-    process.exit(2);
+    const line = isPermissionError(error)
+      ? permissionLine(error, "health.ts")
+      : errorMessage(error);
+    console.error(`ERROR: ${oneLine(line, 300)}`);
+    exit(2);
   }
 }

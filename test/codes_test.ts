@@ -7,11 +7,13 @@ import {
   generateInviteCodes,
   longestCodeFor,
   MAX_CODE_LENGTH,
-  type SchemaFacts,
-} from "../mod.ts";
+} from "../codes.ts";
+import type { SchemaFacts } from "../db/dialect.ts";
 
 test("codes use the seed alphabet and the asked length", () => {
-  assert.equal(ALPHABET, "23456789ABCDEFGHJKMNPQRSTUVWXYZ");
+  // 31 distinct characters, none that reads as another (0/O, 1/I/L).
+  assert.equal(new Set(ALPHABET).size, 31);
+  assert.doesNotMatch(ALPHABET, /[01OIL]/);
   assert.match(generateInviteCode(), /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$/);
   assert.match(generateInviteCode(8), /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$/);
 });

@@ -4,7 +4,15 @@
  * work on a clean copy laid out as the image lays it out.
  */
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -12,7 +20,8 @@ import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { freePort } from "../scripts/net.ts";
 import { createUserTableSql, seedUsersSql, SQLITE_SEED } from "../scripts/openwebui.ts";
-import { launch, ROOT, run, sendSignal, waitForHttp } from "./helpers.ts";
+import { launch, literal, ROOT, run, sendSignal, waitForHttp } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 /** Dockerfile instructions, continuation lines joined. */
 function instructions(): { op: string; args: string }[] {
@@ -27,12 +36,23 @@ function instructions(): { op: string; args: string }[] {
     });
 }
 
+/** A COPY source, with a `*` pattern expanded as Docker expands it. */
+function expand(source: string): string[] {
+  if (!source.includes("*")) return [source];
+  const pattern = new RegExp(`^${source.replace(/[.]/g, "\\.").replace(/\*/g, "[^/]*")}$`);
+  const found = readdirSync(ROOT).filter((name) => pattern.test(name));
+  assert.ok(found.length > 0, `${source} matches files`);
+  return found;
+}
+
 test("every file the Dockerfile copies exists and is tracked", () => {
   const copies = instructions().filter((i) => i.op === "COPY");
   assert.ok(copies.length >= 3);
   for (const { args } of copies) {
     const sources = args.split(/\s+/).slice(0, -1);
-    for (const source of sources) assert.ok(existsSync(join(ROOT, source)), `${source} exists`);
+    for (const source of sources.flatMap(expand)) {
+      assert.ok(existsSync(join(ROOT, source)), `${source} exists`);
+    }
   }
   const ignored = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n");
   for (const needed of ["mod.ts", "health.ts", "start.sh", "db", "package-lock.json"]) {
@@ -50,7 +70,7 @@ test("the image's install, entrypoint and healthcheck work on a clean copy", asy
         for (const [, key, value] of args.matchAll(/(\w+)=(\S+)/g)) env[key] = value;
       } else if (op === "COPY") {
         const parts = args.split(/\s+/);
-        for (const source of parts.slice(0, -1)) {
+        for (const source of parts.slice(0, -1).flatMap(expand)) {
           cpSync(join(ROOT, source), join(app, source), { recursive: true });
         }
       } else if (op === "RUN") {
@@ -101,7 +121,7 @@ test("the image's install, entrypoint and healthcheck work on a clean copy", asy
       sendSignal(container, "SIGTERM");
       assert.equal(await container.exited, 0);
     }
-    assert.match(container.output(), /SUCCESS: Generated invite codes for 12 users/);
+    assert.match(container.output(), literal(LOG.success(12)));
   } finally {
     rmSync(app, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import {
   type Fixture,
   FIXTURES,
   launch,
+  literal,
   outageProxy,
   ROOT,
   runCli,
@@ -20,6 +21,7 @@ import {
   sleep,
   waitForHttp,
 } from "./helpers.ts";
+import { PROBE_LOG } from "../messages.ts";
 
 const HEALTH = join(ROOT, "health.ts");
 
@@ -115,7 +117,7 @@ for (const [dialect, open] of FIXTURES) {
       } finally {
         assert.equal(await stopProbe(probe), 0, "clean exit on SIGTERM");
       }
-      assert.match(probe.output(), /INFO: invite-code probe stopping on SIGTERM/);
+      assert.match(probe.output(), literal(PROBE_LOG.stopping("SIGTERM")));
     });
 
     test("livez, 404, 405, and no stack traces", async () => {
@@ -157,18 +159,22 @@ for (const [dialect, open] of FIXTURES) {
       }
     });
 
-    test("a missing column is a 503 that says so", async () => {
+    test("a missing column is a 503 that says so: its kind, or in full with HEALTH_DETAILS=1", async () => {
       await db.seed({ users: 2, column: false });
-      const { probe, base } = await startProbe(db.env);
-      try {
-        const response = await get(`${base}/health/invite-codes?format=text`);
-        assert.equal(response.status, 503);
-        assert.equal(
-          response.body,
-          'missing=unknown (column invite_code does not exist in table "user")\n',
-        );
-      } finally {
-        await stopProbe(probe);
+      for (
+        const [details, body] of [
+          ["0", "missing=unknown (absent: the invite_code column or its table is missing)\n"],
+          ["1", 'missing=unknown (column invite_code does not exist in table "user")\n'],
+        ]
+      ) {
+        const { probe, base } = await startProbe({ ...db.env, HEALTH_DETAILS: details });
+        try {
+          const response = await get(`${base}/health/invite-codes?format=text`);
+          assert.equal(response.status, 503);
+          assert.equal(response.body, body);
+        } finally {
+          await stopProbe(probe);
+        }
       }
     });
 
@@ -213,8 +219,17 @@ describe("probe through a database outage", () => {
       await sleep(150);
       const down = await get(`${base}/health/invite-codes?format=text`);
       assert.equal(down.status, 503);
-      assert.match(down.body, /^missing=unknown \(cannot connect to PostgreSQL: .*\)\n$/);
-      assert.ok(!down.body.includes(real.password));
+      // On the wire only the kind; the probe's own log has the full reason.
+      assert.equal(down.body, "missing=unknown (check failed: connect)\n");
+      const json = await get(`${base}/health/invite-codes`);
+      assert.ok(!json.body.includes(String(proxy.port)) && !json.body.includes("127.0.0.1"));
+      assert.match(
+        probe.output(),
+        literal(
+          PROBE_LOG.checkFailed("connect", `cannot connect to PostgreSQL: 127.0.0.1:${proxy.port}`),
+        ),
+      );
+      assert.ok(!probe.output().includes(real.password));
       const metrics = await get(`${base}/metrics`);
       assert.equal(metric(metrics.body, "invite_codes_check_success"), 0);
 
@@ -255,6 +270,6 @@ test("invalid HEALTH_PORT: one clear line, exit 2", async () => {
   assert.equal(await probe.exited, 2);
   assert.equal(
     probe.output(),
-    'ERROR: HEALTH_PORT must be a whole number from 1 to 65535, got "80a"\n',
+    'ERROR: HEALTH_PORT needs a whole number from 1 to 65535, got "80a"\n',
   );
 });

@@ -19,6 +19,8 @@ import {
   SQLITE_SEED,
 } from "../scripts/openwebui.ts";
 import { freePort } from "../scripts/net.ts";
+import { WARNING_PREFIX } from "../messages.ts";
+import { DENO_PERMISSIONS } from "../runtime.ts";
 
 export type { Shape };
 
@@ -26,8 +28,7 @@ export const isDeno = "Deno" in globalThis;
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const MOD = join(ROOT, "mod.ts");
 
-/** The narrowest Deno permissions the README documents for the repair. */
-export const DENO_PERMISSIONS = ["--allow-env", "--allow-net", "--allow-read", "--allow-write"];
+export { DENO_PERMISSIONS };
 
 /** The command that runs `script` under the runtime running this test. */
 export function runtimeCommand(script: string, args: string[] = []): [string, string[]] {
@@ -315,4 +316,14 @@ export async function outageProxy(target: URL): Promise<{
     });
   await up();
   return { port, up, down, close: down };
+}
+
+/** A RegExp matching `text` literally. */
+export function literal(text: string, flags = ""): RegExp {
+  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), flags);
+}
+
+/** The fail-open WARNING line, starting a line, followed by `rest`. */
+export function warned(rest: RegExp = /(?:)/): RegExp {
+  return new RegExp(`^${literal(WARNING_PREFIX).source}${rest.source}`, "m");
 }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { test } from "node:test";
 import { lines, MOD, postgresFixture, run, sqliteFixture } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 async function deno(flags: string[], args: string[], env: Record<string, string>, cwd?: string) {
   return await run("deno", ["run", ...flags, "--no-prompt", MOD, ...args], { env, cwd });
@@ -19,8 +20,8 @@ test("PostgreSQL with --allow-env --allow-net=host:port", async () => {
     const flags = ["--allow-env", `--allow-net=${url.hostname}:${url.port}`];
     const repaired = await deno(flags, [], db.env);
     assert.deepEqual(lines(repaired.stdout), [
-      "INFO: Found 3 users without invite codes, generating...",
-      "SUCCESS: Generated invite codes for 3 users",
+      LOG.found(3),
+      LOG.success(3),
     ], repaired.stderr);
     const checked = await deno(flags, ["--check"], db.env);
     assert.equal(checked.code, 0, checked.stderr);
@@ -37,8 +38,8 @@ test("SQLite under ./data with --allow-env --allow-read=./data --allow-write=./d
     const flags = ["--allow-env", "--allow-read=./data", "--allow-write=./data"];
     const repaired = await deno(flags, [], {}, cwd);
     assert.deepEqual(lines(repaired.stdout), [
-      "INFO: Found 3 users without invite codes, generating...",
-      "SUCCESS: Generated invite codes for 3 users",
+      LOG.found(3),
+      LOG.success(3),
     ], repaired.stderr);
     const checked = await deno(["--allow-env", "--allow-read=./data"], ["--check"], {}, cwd);
     assert.equal(checked.code, 0, checked.stderr);

@@ -16,6 +16,7 @@ import {
   isMissing,
   launch,
   lines,
+  literal,
   postgresFixture,
   ROOT,
   runCli,
@@ -23,6 +24,7 @@ import {
   sendSignal,
   waitForHttp,
 } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 const BINARY = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((path) => existsSync(path));
 const required = process.env.REQUIRE_PGBOUNCER === "1";
@@ -104,16 +106,14 @@ describe("through PgBouncer (transaction pooling)", {
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stdout, /WARNING/, r.stdout);
     }
-    const generated = results.filter((r) =>
-      /SUCCESS: Generated invite codes for 15000 users/.test(r.stdout)
-    );
+    const generated = results.filter((r) => literal(LOG.success(15000)).test(r.stdout));
     assert.equal(generated.length, 1, results.map((r) => r.stdout).join("\n"));
     const rows = await db.rows();
     assert.ok(rows.every((r) => !isMissing(r.code)));
     assert.equal(new Set(rows.map((r) => r.code)).size, rows.length);
     const check = await runCli(["--check"], env);
     assert.deepEqual(lines(check.stdout), [
-      "INFO: All users have invite codes (checked 20000 users)",
+      LOG.allHaveCodes(20000),
     ]);
   });
 

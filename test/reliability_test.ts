@@ -21,6 +21,7 @@ import {
   isMissing,
   launch,
   lines,
+  literal,
   MOD,
   outageProxy,
   postgresFixture,
@@ -33,7 +34,9 @@ import {
   sqliteFixture,
   waitForHttp,
   waitForOutput,
+  warned,
 } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 const outputs: string[] = [];
 const secrets = new Set<string>([new URL(process.env.TEST_DATABASE_URL!).password]);
@@ -105,11 +108,15 @@ describe("many replicas at once", () => {
           assert.equal(r.code, 0, r.stderr);
           assert.doesNotMatch(r.stdout, /WARNING/);
         }
-        const generated = results.map((r) =>
-          /SUCCESS: Generated invite codes for (\d+) users/.exec(r.stdout)
-        );
-        assert.equal(generated.filter(Boolean).length, 1, "exactly one replica generated codes");
-        assert.equal(generated.find(Boolean)![1], "24008");
+        const generators = results.filter((r) => r.stdout.includes(LOG.success(24008)));
+        assert.equal(generators.length, 1, "exactly one replica generated codes");
+        for (const r of results.filter((r) => !generators.includes(r))) {
+          assert.doesNotMatch(
+            r.stdout,
+            literal(LOG.success(0).replace(" 0 ", " ")),
+            "others generate nothing",
+          );
+        }
         assertUniqueAndKept(before, await db.rows());
       } finally {
         await db.close();
@@ -127,7 +134,7 @@ describe("SIGKILL during a backfill", () => {
     test(`PostgreSQL, atomic, killed ${delay} ms in: all or nothing, no lock left, rerun completes`, async () => {
       await pg.seed({ users: 150_000, missing: 150_000 });
       const running = startCli([], pg.env);
-      await waitForOutput(running, "INFO: Found 150000 users");
+      await waitForOutput(running, LOG.found(150000));
       await sleep(delay);
       sendSignal(running, "SIGKILL");
       assert.equal(await running.exited, "SIGKILL", "killed mid-run");
@@ -143,7 +150,7 @@ describe("SIGKILL during a backfill", () => {
   test("PostgreSQL, --batch-size: whole batches only, and the rerun resumes", async () => {
     await pg.seed({ users: 150_000, missing: 150_000 });
     const running = startCli(["--batch-size", "20000"], pg.env);
-    await waitForOutput(running, "INFO: Found 150000 users");
+    await waitForOutput(running, LOG.found(150000));
     await sleep(2500);
     sendSignal(running, "SIGKILL");
     assert.equal(await running.exited, "SIGKILL");
@@ -151,12 +158,9 @@ describe("SIGKILL during a backfill", () => {
     const fixed = 150_000 - countMissing(await pg.rows());
     assert.equal(fixed % 20_000, 0, `whole batches only, ${fixed} fixed`);
     const rerun = await cli(["--batch-size", "20000"], pg.env);
-    if (fixed < 150_000) {
-      assert.match(
-        rerun.stdout,
-        new RegExp(`SUCCESS: Generated invite codes for ${150_000 - fixed} users`),
-      );
-    }
+    // The kill must land mid-run for this test to mean anything.
+    assert.ok(fixed < 150_000, "the kill landed before the last batch committed");
+    assert.match(rerun.stdout, literal(LOG.success(150_000 - fixed)), "the rerun resumes");
     assert.equal(countMissing(await pg.rows()), 0);
   });
 
@@ -165,7 +169,7 @@ describe("SIGKILL during a backfill", () => {
     try {
       await lite.seed({ users: 300_000, missing: 300_000 });
       const running = startCli([], lite.env);
-      await waitForOutput(running, "INFO: Found 300000 users");
+      await waitForOutput(running, LOG.found(300000));
       await sleep(300);
       sendSignal(running, "SIGKILL");
       assert.equal(await running.exited, "SIGKILL");
@@ -248,8 +252,8 @@ describe("concurrent writers", () => {
       CREATE TRIGGER collide BEFORE UPDATE ON "user" FOR EACH ROW EXECUTE FUNCTION collide()`);
     const result = await cli([], pg.env);
     assert.deepEqual(lines(result.stdout), [
-      "INFO: Found 2000 users without invite codes, generating...",
-      "SUCCESS: Generated invite codes for 2000 users",
+      LOG.found(2000),
+      LOG.success(2000),
     ]);
     const rows = await pg.rows();
     assert.equal(countMissing(rows), 0);
@@ -294,7 +298,7 @@ describe("outages and faults", () => {
     assert.ok(Date.now() - started < 15_000, "within the --timeout bound");
     assert.equal(plain.code, 0);
     assert.equal(lines(plain.stdout).length, 2, plain.stdout);
-    assert.match(lines(plain.stdout)[1], /^WARNING: Failed to auto-fix invite codes: /);
+    assert.match(lines(plain.stdout)[1], warned());
     assert.match(plain.stdout, reason);
     assert.equal((await cli(["--strict", "--timeout", "10"], env)).code, 1);
     assert.deepEqual(await pg.rows(), before, "nothing half-written");
@@ -323,7 +327,7 @@ describe("outages and faults", () => {
     assert.equal(result.code, 0);
     assert.match(
       result.stdout,
-      /WARNING: Failed to auto-fix invite codes: canceling statement due to statement timeout/,
+      warned(/canceling statement due to statement timeout/),
     );
     assert.equal(countMissing(await pg.rows()), 100_000);
   });
@@ -336,12 +340,12 @@ describe("outages and faults", () => {
     via.port = String(proxy.port);
     try {
       const running = startCli(["--timeout", "20"], { DATABASE_URL: via.href });
-      await waitForOutput(running, "INFO: Found 150000 users");
+      await waitForOutput(running, LOG.found(150000));
       await sleep(500);
       await proxy.down();
       assert.equal(await running.exited, 0, running.output());
       outputs.push(running.output());
-      assert.match(running.output(), /WARNING: Failed to auto-fix invite codes: /);
+      assert.match(running.output(), warned());
     } finally {
       await proxy.close();
     }
@@ -462,7 +466,7 @@ describe("unusual data", () => {
           `INSERT INTO "user" (id, created_at) VALUES (7, 0), (3, 0), (-12, 0), (99999999999, 0)`,
         );
         const result = await cli([], db.env);
-        assert.match(result.stdout, /SUCCESS: Generated invite codes for 4 users/);
+        assert.match(result.stdout, literal(LOG.success(4)));
         const rows = await db.rows();
         assert.ok(rows.every((r) => r.code?.length === 6));
       } finally {
@@ -481,14 +485,14 @@ describe("unusual data", () => {
         const before = await db.rows();
         const plain = await cli([], db.env);
         assert.deepEqual(lines(plain.stdout), [
-          "INFO: All users have invite codes (checked 6 users)",
+          LOG.allHaveCodes(6),
         ]);
         assert.equal((await cli(["--check"], db.env)).code, 1);
         const fixed = await cli(["--fix-duplicates"], db.env);
         assert.deepEqual(lines(fixed.stdout), [
-          "INFO: Cleared the invite codes of 2 users who shared one with an earlier user",
-          "INFO: Found 2 users without invite codes, generating...",
-          "SUCCESS: Generated invite codes for 2 users",
+          LOG.clearedDuplicates(2),
+          LOG.found(2),
+          LOG.success(2),
         ]);
         const after = await db.rows();
         const holder = before.findIndex((r) =>

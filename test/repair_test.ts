@@ -11,9 +11,12 @@ import {
   GENERATED_CODE,
   isMissing,
   lines,
+  literal,
   type Row,
   runCli,
+  warned,
 } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 function assertAllUnique(rows: Row[]) {
   const codes = rows.map((r) => r.code);
@@ -32,8 +35,8 @@ for (const [dialect, open] of FIXTURES) {
       const first = await runCli([], db.env);
       assert.equal(first.code, 0, first.stderr);
       assert.deepEqual(lines(first.stdout), [
-        "INFO: Found 15 users without invite codes, generating...",
-        "SUCCESS: Generated invite codes for 15 users",
+        LOG.found(15),
+        LOG.success(15),
       ]);
       const rows = await db.rows();
       assertAllUnique(rows);
@@ -43,7 +46,7 @@ for (const [dialect, open] of FIXTURES) {
       const second = await runCli([], db.env);
       assert.equal(second.code, 0);
       assert.deepEqual(lines(second.stdout), [
-        "INFO: All users have invite codes (checked 15 users)",
+        LOG.allHaveCodes(15),
       ]);
       assert.deepEqual(await db.rows(), rows, "a second start changes nothing");
     });
@@ -66,7 +69,7 @@ for (const [dialect, open] of FIXTURES) {
     test("a column without a unique constraint still gets unique codes", async () => {
       await db.seed({ users: 500, missing: 200, blank: 100, unique: false });
       const result = await runCli([], db.env);
-      assert.match(result.stdout, /SUCCESS: Generated invite codes for 300 users/);
+      assert.match(result.stdout, literal(LOG.success(300)));
       assertAllUnique(await db.rows());
     });
 
@@ -75,13 +78,13 @@ for (const [dialect, open] of FIXTURES) {
       let result = await runCli(["--strict"], db.env);
       assert.equal(result.code, 0);
       assert.deepEqual(lines(result.stdout), [
-        'INFO: invite_code column does not exist yet, skipping auto-fix (column invite_code does not exist in table "user")',
+        LOG.skipped('column invite_code does not exist in table "user"'),
       ]);
       await db.seed({ users: 0, table: false });
       result = await runCli([], db.env);
       assert.equal(result.code, 0);
       assert.deepEqual(lines(result.stdout), [
-        'INFO: invite_code column does not exist yet, skipping auto-fix (table "user" does not exist)',
+        LOG.skipped('table "user" does not exist'),
       ]);
     });
 
@@ -89,12 +92,14 @@ for (const [dialect, open] of FIXTURES) {
       await db.seed({ users: 20, missing: 7 });
       const missing = await runCli(["--check"], db.env);
       assert.equal(missing.code, 1);
-      assert.deepEqual(lines(missing.stdout), ["FAIL: 7 of 20 users have no invite code"]);
+      assert.deepEqual(lines(missing.stdout), [
+        LOG.checkFailed("7 of 20 users have no invite code"),
+      ]);
       assert.equal((await db.rows()).filter((r) => isMissing(r.code)).length, 7, "read-only");
       await runCli([], db.env);
       const ok = await runCli(["--check"], db.env);
       assert.equal(ok.code, 0);
-      assert.deepEqual(lines(ok.stdout), ["INFO: All users have invite codes (checked 20 users)"]);
+      assert.deepEqual(lines(ok.stdout), [LOG.allHaveCodes(20)]);
     });
 
     test("--check exits 1 on duplicated codes in a column without a unique constraint", async () => {
@@ -116,7 +121,7 @@ for (const [dialect, open] of FIXTURES) {
       const result = await runCli(["--dry-run"], db.env);
       assert.equal(result.code, 0);
       assert.deepEqual(lines(result.stdout), [
-        "INFO: Found 4 users without invite codes (dry run: nothing changed)",
+        LOG.foundDryRun(4),
       ]);
       assert.deepEqual(await db.rows(), before);
     });
@@ -136,15 +141,15 @@ for (const [dialect, open] of FIXTURES) {
       assert.equal(report.schema.unique, true);
       assert.equal(typeof report.durationMs, "number");
       assert.match(report.database, dialect === "postgres" ? /^postgres:\/\// : /^sqlite:\/\/\//);
-      assert.match(result.stderr, /SUCCESS: Generated invite codes for 9 users/);
+      assert.match(result.stderr, literal(LOG.success(9)));
     });
 
     test("--batch-size commits in batches and fixes everyone", async () => {
       await db.seed({ users: 40, missing: 23 });
       const result = await runCli(["--batch-size", "5"], db.env);
       assert.deepEqual(lines(result.stdout), [
-        "INFO: Found 23 users without invite codes, generating...",
-        "SUCCESS: Generated invite codes for 23 users",
+        LOG.found(23),
+        LOG.success(23),
       ]);
       assertAllUnique(await db.rows());
     });
@@ -157,7 +162,7 @@ for (const [dialect, open] of FIXTURES) {
       assert.equal(result.code, 1, "--strict turns the failure into exit 1");
       assert.match(
         lines(result.stdout).at(-1)!,
-        /^WARNING: Failed to auto-fix invite codes: .*refused/,
+        warned(/.*refused/),
       );
       assert.deepEqual(await db.rows(), before, "nothing half-written");
     });
@@ -168,13 +173,13 @@ for (const [dialect, open] of FIXTURES) {
       await db.exec(failOnUserTrigger(dialect, "name", "User 30"));
       const result = await runCli(["--batch-size", "4"], db.env);
       assert.equal(result.code, 0, "fail-open");
-      assert.match(result.stdout, /WARNING: Failed to auto-fix invite codes/);
+      assert.match(result.stdout, warned());
       const fixed = (await db.rows()).filter((r) => !isMissing(r.code)).length;
       assert.equal(fixed, 28, "the seven whole batches before the failing one stay committed");
 
       await db.exec(dialect === "sqlite" ? "DROP TRIGGER refuse" : 'DROP TRIGGER refuse ON "user"');
       const rerun = await runCli(["--batch-size", "4"], db.env);
-      assert.match(rerun.stdout, /SUCCESS: Generated invite codes for 2 users/, "a rerun resumes");
+      assert.match(rerun.stdout, literal(LOG.success(2)), "a rerun resumes");
     });
 
     test("progress lines on long runs", async () => {
@@ -188,11 +193,11 @@ for (const [dialect, open] of FIXTURES) {
       });
       assert.equal(report.generated, 25);
       assert.deepEqual(log, [
-        "INFO: Found 25 users without invite codes, generating...",
-        "INFO: Generated invite codes for 10 of 25 users (40%)",
-        "INFO: Generated invite codes for 20 of 25 users (80%)",
-        "INFO: Generated invite codes for 25 of 25 users (100%)",
-        "SUCCESS: Generated invite codes for 25 users",
+        LOG.found(25),
+        LOG.progress(10, 25),
+        LOG.progress(20, 25),
+        LOG.progress(25, 25),
+        LOG.success(25),
       ]);
     });
 

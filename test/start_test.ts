@@ -12,12 +12,14 @@ import {
   isDeno,
   launch,
   lines,
+  literal,
   ROOT,
   type Running,
   sendSignal,
   waitForHttp,
   waitForOutput,
 } from "./helpers.ts";
+import { LOG } from "../messages.ts";
 
 const START = join(ROOT, "start.sh");
 const MIGRATE = `node --no-warnings ${join(ROOT, "test", "fixtures", "add_invite_code_column.ts")}`;
@@ -58,7 +60,7 @@ for (const [dialect, open] of FIXTURES) {
       await db.seed({ users: 10 });
       assert.deepEqual((await startAndStop(db.env)).slice(1), [
         "Checking for users without invite codes...",
-        "INFO: All users have invite codes (checked 10 users)",
+        LOG.allHaveCodes(10),
         APP_LINE,
         "app got SIGTERM",
       ]);
@@ -75,8 +77,8 @@ for (const [dialect, open] of FIXTURES) {
       );
       assert.deepEqual(output.slice(1), [
         "Checking for users without invite codes...",
-        "INFO: Found 4 users without invite codes, generating...",
-        "SUCCESS: Generated invite codes for 4 users",
+        LOG.found(4),
+        LOG.success(4),
         APP_LINE,
         "app got SIGTERM",
       ]);
@@ -87,8 +89,8 @@ for (const [dialect, open] of FIXTURES) {
       assert.deepEqual((await startAndStop({ ...db.env, MIGRATE_CMD: MIGRATE })).slice(1), [
         "Running database migrations...",
         "Checking for users without invite codes...",
-        "INFO: Found 10 users without invite codes, generating...",
-        "SUCCESS: Generated invite codes for 10 users",
+        LOG.found(10),
+        LOG.success(10),
         APP_LINE,
         "app got SIGTERM",
       ]);
@@ -121,7 +123,7 @@ describe("start.sh and the probe", () => {
     assert.equal(await (await fetch(url)).text(), "missing=0\n");
     sendSignal(running, "SIGTERM");
     assert.equal(await running.exited, 0);
-    assert.match(running.output(), /SUCCESS: Generated invite codes for 6 users/);
+    assert.match(running.output(), literal(LOG.success(6)));
   });
 
   test("with HEALTH_PORT and a command, the probe runs beside the app", async () => {

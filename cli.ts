@@ -1,0 +1,183 @@
+/**
+ * The command line: a client of the library. It reads flags, calls `repair`
+ * or `check`, prints, and returns the exit code; `mod.ts` exits with it.
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { DEFAULT_TIMEOUT_MS } from "./deadline.ts";
+import { errorMessage, oneLine, redact } from "./errors.ts";
+import { check } from "./inspect.ts";
+import { LOG } from "./messages.ts";
+import { repair } from "./repair.ts";
+import {
+  containStrayErrors,
+  DENO_PERMISSIONS,
+  isPermissionError,
+  missingPermissions,
+  permissionLine,
+} from "./runtime.ts";
+import { readNumber, SettingError } from "./settings.ts";
+import { type Env, envSecrets } from "./target.ts";
+import { VERSION } from "./version.ts";
+
+const HELP = `invite-code-repair ${VERSION}: give every Open WebUI user a unique invite code
+
+Usage: node mod.ts [flags]
+       deno run ${DENO_PERMISSIONS.join(" ")} mod.ts [flags]
+
+With no flag, repairs: users without a code (NULL, empty or blank) get a new
+unique one, in one transaction. Failures print a WARNING line and exit 0 so the
+app still starts.
+
+Flags:
+  --check              read-only: exit 0 when nothing is missing, 1 when users
+                       lack codes or codes are duplicated, 2 when it cannot run
+  --dry-run            report what a repair would do, change nothing
+  --json               print one JSON report on stdout (log lines go to stderr)
+  --fix-duplicates     also give new codes to all but the earliest holder
+                       (by created_at) of each code that several users share
+  --strict             exit 1 when the repair fails (default: fail open, exit 0)
+  --batch-size N       commit every N users instead of once (each batch atomic)
+  --timeout SECONDS    give up after this long (default 120)
+  --help, --version
+
+Database (as Open WebUI resolves it): DATABASE_URL; else DATABASE_TYPE, _USER,
+_PASSWORD, _HOST, _PORT, _NAME; else sqlite:///\${DATA_DIR:-./data}/webui.db.
+libpq keywords in the URL's query (sslmode, sslrootcert, host=/socket/dir, ...)
+and PG* variables apply as they do for psycopg2. DATABASE_SCHEMA names the
+PostgreSQL schema holding "user".`;
+
+/** What the flags ask for. */
+interface Flags {
+  check?: boolean;
+  "dry-run"?: boolean;
+  "fix-duplicates"?: boolean;
+  json?: boolean;
+  strict?: boolean;
+  help?: boolean;
+  version?: boolean;
+  batchSize?: number;
+  timeoutMs: number;
+}
+
+function parseFlags(args: string[]): Flags {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        check: { type: "boolean" },
+        "dry-run": { type: "boolean" },
+        "fix-duplicates": { type: "boolean" },
+        json: { type: "boolean" },
+        strict: { type: "boolean" },
+        "batch-size": { type: "string" },
+        timeout: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    }).values;
+  } catch (error) {
+    const message = errorMessage(error).split(/\. |\n/)[0];
+    throw new SettingError(message.charAt(0).toLowerCase() + message.slice(1));
+  }
+  if (parsed.check && parsed["dry-run"]) {
+    throw new SettingError("--check and --dry-run exclude each other");
+  }
+  const batch = parsed["batch-size"];
+  return {
+    ...parsed,
+    batchSize: batch === undefined
+      ? undefined
+      : readNumber("--batch-size", batch, { integer: true, min: 1, max: 100_000_000 }),
+    timeoutMs: parsed.timeout === undefined
+      ? DEFAULT_TIMEOUT_MS
+      : readNumber("--timeout", parsed.timeout, { integer: false, min: 1, max: 86_400 }) *
+        1000,
+  };
+}
+
+/**
+ * Run the CLI with `args`; resolves to the exit code and never exits itself.
+ *
+ * @example
+ * ```ts
+ * const code = await main(["--check"], { DATABASE_URL: "sqlite:///data/webui.db" });
+ * ```
+ * @param args The flags, without the runtime and script.
+ * @param env The environment; default `process.env`.
+ */
+export async function main(args: string[], env?: Env): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = parseFlags(args);
+  } catch (error) {
+    console.error(LOG.usage(errorMessage(error)));
+    return 2;
+  }
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags.version) {
+    console.log(VERSION);
+    return 0;
+  }
+  // With --json, stdout carries only the report.
+  const log = flags.json
+    ? (line: string) => console.error(line)
+    : (line: string) => console.log(line);
+  const print = (report: object) => flags.json && console.log(JSON.stringify(report));
+  const fail = (line: string) => {
+    if (flags.check) {
+      log(LOG.checkError(line));
+      return 2;
+    }
+    log(LOG.failed(line));
+    return flags.strict ? 1 : 0;
+  };
+
+  // Deno without --allow-env cannot even read DATABASE_URL: say which flags.
+  const missing = missingPermissions("mod.ts");
+  if (missing) return fail(missing);
+
+  let strays = 0;
+  const secrets = () => envSecrets(env ?? process.env);
+  containStrayErrors((error) => {
+    strays++;
+    log(LOG.stray(oneLine(redact(errorMessage(error), secrets()), 300)));
+  });
+  try {
+    if (flags.check) {
+      const result = await check({ env, timeoutMs: flags.timeoutMs });
+      if (result.status === "pass") log(LOG.allHaveCodes(result.total!));
+      else if (result.status === "error") log(LOG.checkError(result.reason!));
+      else log(LOG.checkFailed(result.reason!));
+      print(result);
+      // A driver error at any point means the check cannot vouch for a pass.
+      if (strays > 0 && result.status === "pass") return 2;
+      return result.status === "pass" ? 0 : result.status === "error" ? 2 : 1;
+    }
+    const report = await repair({
+      env,
+      log,
+      dryRun: flags["dry-run"],
+      fixDuplicates: flags["fix-duplicates"],
+      batchSize: flags.batchSize,
+      timeoutMs: flags.timeoutMs,
+    });
+    print(report);
+    return report.status === "failed" && flags.strict ? 1 : 0;
+  } catch (error) {
+    // repair() and check() report rather than throw; what reaches here is the
+    // runtime refusing something (a Deno permission) before they could start.
+    const line = isPermissionError(error)
+      ? permissionLine(error, "mod.ts")
+      : oneLine(redact(errorMessage(error), secrets()), 300);
+    return fail(line);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Invite codes: cryptographically random, unbiased, from an alphabet that
+ * reads aloud and types safely.
+ *
+ * @module
+ */
+import { InviteCodeError } from "./errors.ts";
+import type { SchemaFacts } from "./db/dialect.ts";
+
+/** The alphabet of invite codes: no 0/O, 1/I/L, to be read aloud and typed safely. */
+export const ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+/** Codes start at this length and grow only when collisions call for it. */
+export const MIN_CODE_LENGTH = 6;
+/** Codes never grow beyond this length (nor the column's declared length). */
+export const MAX_CODE_LENGTH = 8;
+
+// Bytes at or above this multiple of the alphabet size are rejected, so
+// `byte % 31` is uniform.
+const UNBIASED_LIMIT = 256 - (256 % ALPHABET.length);
+
+/**
+ * `count` distinct random codes of `length` characters.
+ *
+ * @example
+ * ```ts
+ * generateInviteCodes(3, 6); // ["K7M2QX", "9HTW3C", "PZ4R8N"]
+ * ```
+ * @param count How many codes.
+ * @param length Characters per code.
+ */
+export function generateInviteCodes(count: number, length: number = MIN_CODE_LENGTH): string[] {
+  const codes = new Set<string>();
+  const bytes = new Uint8Array(Math.min(65536, Math.max(64, count * length * 2)));
+  let offset = bytes.length;
+  let code = "";
+  while (codes.size < count) {
+    if (offset === bytes.length) {
+      crypto.getRandomValues(bytes);
+      offset = 0;
+    }
+    const byte = bytes[offset++];
+    if (byte >= UNBIASED_LIMIT) continue;
+    code += ALPHABET[byte % ALPHABET.length];
+    if (code.length === length) {
+      codes.add(code);
+      code = "";
+    }
+  }
+  return [...codes];
+}
+
+/**
+ * One random invite code.
+ *
+ * @example
+ * ```ts
+ * generateInviteCode(); // "K7M2QX"
+ * ```
+ * @param length Characters in the code.
+ */
+export function generateInviteCode(length: number = MIN_CODE_LENGTH): string {
+  return generateInviteCodes(1, length)[0];
+}
+
+/**
+ * The longest code the column allows, capped at `MAX_CODE_LENGTH`; throws a
+ * `schema` error when even the shortest code would not fit.
+ *
+ * @example
+ * ```ts
+ * longestCodeFor({ ...facts, maxLength: 6 }); // 6
+ * ```
+ * @param facts The column as the dialect found it.
+ */
+export function longestCodeFor(facts: SchemaFacts): number {
+  const longest = Math.min(MAX_CODE_LENGTH, facts.maxLength ?? MAX_CODE_LENGTH);
+  if (longest < MIN_CODE_LENGTH) {
+    throw new InviteCodeError(
+      "schema",
+      `column ${facts.column} is ${facts.columnType}; codes need at least ${MIN_CODE_LENGTH} characters`,
+    );
+  }
+  return longest;
+}

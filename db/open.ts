@@ -1,0 +1,33 @@
+/**
+ * Open the dialect for a target; each dialect's driver is loaded only when
+ * used, so a SQLite start never loads postgres.js and the other way round.
+ *
+ * @module
+ */
+import process from "node:process";
+import type { Database, DatabaseTarget, OpenOptions } from "./dialect.ts";
+import type { Env } from "../target.ts";
+
+/**
+ * Open `target`; no connection is made until the first query.
+ *
+ * @example
+ * ```ts
+ * const db = await openDatabase(resolveTarget(), { deadline: () => Date.now() + 5000 });
+ * ```
+ * @param target Where the database is.
+ * @param options Deadline, read-only mode, pool size and where notes go.
+ * @param env Where `HOME` (for libpq's files) comes from; default `process.env`.
+ */
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: OpenOptions,
+  env: Env = process.env,
+): Promise<Database> {
+  if (target.dialect === "postgres") {
+    const { openPostgres } = await import("./postgres.ts");
+    return openPostgres(target, options, env);
+  }
+  const { openSqlite } = await import("./sqlite.ts");
+  return openSqlite(target, options);
+}

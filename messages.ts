@@ -1,0 +1,49 @@
+/**
+ * The contract's log lines, written once. The code prints them from here and
+ * the tests match them from here, so `grep "invite codes"` habits and the
+ * suite cannot drift apart. start.sh, which cannot import them, is checked
+ * against them by test/start_test.ts.
+ *
+ * @module
+ */
+
+/** Prefix of the fail-open line; start.sh prints the same prefix. */
+export const WARNING_PREFIX = "WARNING: Failed to auto-fix invite codes: ";
+
+/** Lines of the repair and the check, in the order a run prints them. */
+export const LOG = {
+  /** The migration has not added the column (or the table or file) yet. */
+  skipped: (absence: string) =>
+    `INFO: invite_code column does not exist yet, skipping auto-fix (${absence})`,
+  /** Nothing to do; `checked` users were looked at. */
+  allHaveCodes: (checked: number) => `INFO: All users have invite codes (checked ${checked} users)`,
+  found: (missing: number) => `INFO: Found ${missing} users without invite codes, generating...`,
+  foundDryRun: (missing: number) =>
+    `INFO: Found ${missing} users without invite codes (dry run: nothing changed)`,
+  progress: (done: number, of: number) =>
+    `INFO: Generated invite codes for ${done} of ${of} users (${Math.floor((done * 100) / of)}%)`,
+  success: (generated: number) => `SUCCESS: Generated invite codes for ${generated} users`,
+  clearedDuplicates: (cleared: number) =>
+    `INFO: Cleared the invite codes of ${cleared} users who shared one with an earlier user`,
+  reassigned: (count: number) =>
+    `INFO: Gave new codes to ${count} users whose new code another user also held`,
+  maintenanceSkipped: (reason: string) =>
+    `INFO: Skipped statistics refresh after the repair: ${reason}`,
+  ignoredKeywords: (names: string) =>
+    `INFO: Ignoring connection settings this tool cannot apply: ${names}`,
+  failed: (reason: string) => `${WARNING_PREFIX}${reason}`,
+  checkFailed: (reason: string) => `FAIL: ${reason}`,
+  checkError: (reason: string) => `ERROR: Could not check invite codes: ${reason}`,
+  usage: (message: string) => `ERROR: ${message} (see --help)`,
+  stray: (message: string) => `WARNING: ignored a stray database driver error: ${message}`,
+} as const;
+
+/** Lines of the probe. */
+export const PROBE_LOG = {
+  listening: (url: string, database: string) =>
+    `INFO: invite-code probe listening on ${url} (database: ${database})`,
+  stopping: (signal: string) => `INFO: invite-code probe stopping on ${signal}`,
+  checkFailed: (kind: string, reason: string) =>
+    `WARNING: invite-code probe check failed (${kind}): ${reason}`,
+  healed: (generated: number) => `INFO: invite-code probe repaired ${generated} users`,
+} as const;

@@ -1,0 +1,67 @@
+/**
+ * Self-healing: with `REPAIR_INTERVAL` set, the probe also repairs, under the
+ * repair's own lock and with its log lines, whenever the column exists and
+ * users are missing. A column the app's own migration adds after start, or
+ * users created later without a code, get codes without a restart.
+ *
+ * @module
+ */
+import { repair } from "../repair.ts";
+import type { Env } from "../target.ts";
+import type { Inspector } from "./inspector.ts";
+import type { ProbeStats } from "./render.ts";
+
+/** A running healer. */
+export interface Healer {
+  stop(): void;
+}
+
+/**
+ * Look every `intervalMs` (and once at once), repair when users are missing.
+ *
+ * @example
+ * ```ts
+ * const healer = startHealing({ intervalMs: 60_000, inspector, env, log: console.log, stats });
+ * healer.stop();
+ * ```
+ * @param options The interval, the inspector to look with, the environment,
+ *   where lines go, and the counters to update.
+ */
+export function startHealing(options: {
+  intervalMs: number;
+  inspector: Inspector;
+  env: Env;
+  log: (line: string) => void;
+  stats: ProbeStats;
+}): Healer {
+  const { intervalMs, inspector, env, log, stats } = options;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+
+  async function round(): Promise<void> {
+    const { result } = await inspector.refresh();
+    if (result.status !== "missing") return;
+    const report = await repair({ env, log });
+    if (report.generated > 0) {
+      stats.repairs++;
+      stats.repairedUsers += report.generated;
+      stats.lastRepairSeconds = Math.floor(Date.now() / 1000);
+    }
+    await inspector.refresh();
+  }
+
+  function schedule(delay: number): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      // One round at a time: the next is scheduled when this one ends.
+      round().catch(() => {}).finally(() => schedule(intervalMs));
+    }, delay);
+  }
+  schedule(0);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

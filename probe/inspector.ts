@@ -1,0 +1,115 @@
+/**
+ * The probe's view of the database: one inspection at a time, shared by all
+ * callers, cached for `cacheMs`. Once that expires, the caller that finds it
+ * expired starts a refresh and waits for it; callers that arrive while that
+ * refresh runs get the previous answer at once, so a burst of requests never
+ * queues behind the database. Staleness is bounded: an answer older than
+ * `cacheMs + timeoutMs` (a refresh is bounded by `timeoutMs`) is never served.
+ *
+ * @module
+ */
+import type { Database, DatabaseTarget } from "../db/dialect.ts";
+import { openDatabase } from "../db/open.ts";
+import { closeWithin } from "../deadline.ts";
+import { describeFailure } from "../errors.ts";
+import { failedInspection, inspect, type Inspection } from "../inspect.ts";
+import type { Env } from "../target.ts";
+
+/** An inspection and when it finished. */
+export interface Observed {
+  result: Inspection;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+/** A cached, shared, time-bounded inspector. */
+export interface Inspector {
+  /** The latest answer, fresh or at most `cacheMs + timeoutMs` old. */
+  latest(): Promise<Observed>;
+  /** Look now, sharing an inspection already running. */
+  refresh(): Promise<Observed>;
+  /** Inspections run so far: what the database actually saw. */
+  readonly inspections: number;
+  close(): Promise<void>;
+}
+
+/** How the inspector reaches the database. */
+export interface InspectorOptions {
+  /** The target, or why there is none (a URL it cannot use). */
+  target: DatabaseTarget | Error;
+  env: Env;
+  cacheMs: number;
+  timeoutMs: number;
+  /** Called with each finished inspection (the probe logs failures). */
+  onResult?: (result: Inspection) => void;
+}
+
+/**
+ * Build the inspector.
+ *
+ * @example
+ * ```ts
+ * const inspector = createInspector({ target, env, cacheMs: 2000, timeoutMs: 3000 });
+ * (await inspector.latest()).result.missing; // 0
+ * ```
+ * @param options Target, environment, cache and time limits.
+ */
+export function createInspector(options: InspectorOptions): Inspector {
+  const { target, cacheMs, timeoutMs } = options;
+  let db: Database | undefined;
+  let cached: Observed | undefined;
+  let inFlight: Promise<Observed> | undefined;
+  let inspections = 0;
+
+  async function inspectNow(): Promise<Inspection> {
+    inspections++;
+    if (target instanceof Error) return failedInspection(describeFailure(target, []));
+    try {
+      db ??= await openDatabase(target, {
+        deadline: () => Date.now() + timeoutMs,
+        readOnly: true,
+        maxConnections: 2,
+      }, options.env);
+    } catch (error) {
+      return failedInspection(describeFailure(error, target.secrets));
+    }
+    const result = await inspect(db, { secrets: target.secrets, timeoutMs });
+    // Start afresh after an error: the connection may be dead or abandoned.
+    // A SQLite file is reopened every time, so a replaced file is seen.
+    if (result.status === "error" || target.dialect === "sqlite") {
+      const stale = db;
+      db = undefined;
+      // Not awaited: the next check must not wait on closing a dead connection.
+      const kind = result.error?.kind;
+      void closeWithin(stale, kind === "timeout" || kind === "connect");
+    }
+    return result;
+  }
+
+  function refresh(): Promise<Observed> {
+    inFlight ??= inspectNow()
+      .then((result) => {
+        cached = { result, at: Date.now() };
+        options.onResult?.(result);
+        return cached;
+      })
+      .finally(() => (inFlight = undefined));
+    return inFlight;
+  }
+
+  return {
+    latest() {
+      const age = cached ? Date.now() - cached.at : Infinity;
+      if (cached && age < cacheMs) return Promise.resolve(cached);
+      if (inFlight && cached && age < cacheMs + timeoutMs) return Promise.resolve(cached);
+      return refresh();
+    },
+    refresh,
+    get inspections() {
+      return inspections;
+    },
+    async close() {
+      await closeWithin(db);
+    },
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * The repair: give every user without an invite code a unique one, in one
+ * transaction (or one per batch), under the dialect's lock, and report what
+ * happened without ever throwing.
+ *
+ * @module
+ */
+import process from "node:process";
+import { generateInviteCodes, longestCodeFor, MIN_CODE_LENGTH } from "./codes.ts";
+import type {
+  AssignResult,
+  Cursor,
+  Database,
+  RepairTransaction,
+  SchemaFacts,
+  UserTable,
+} from "./db/dialect.ts";
+import { openDatabase } from "./db/open.ts";
+import { closeWithin, DEFAULT_TIMEOUT_MS, timeoutError, withDeadline } from "./deadline.ts";
+import { describeFailure, type Failure, InviteCodeError, redact } from "./errors.ts";
+import { LOG } from "./messages.ts";
+import { type Env, envSecrets, resolveTarget } from "./target.ts";
+
+/** How to run a repair. Every field is optional. */
+export interface RepairOptions {
+  /** Where to read `DATABASE_URL` and friends; default `process.env`. */
+  env?: Env;
+  /** Commit every this many users instead of once (each batch atomic). */
+  batchSize?: number;
+  /** Overall deadline in milliseconds; default 120 000. */
+  timeoutMs?: number;
+  /** Report what a repair would do, change nothing. */
+  dryRun?: boolean;
+  /** Give new codes to all but the earliest holder of each duplicated code. */
+  fixDuplicates?: boolean;
+  /** Where log lines go; default stdout. Lines are already redacted. */
+  log?: (line: string) => void;
+  /** Least time between progress lines; default 5000 ms. */
+  progressIntervalMs?: number;
+  /** Users per UPDATE statement; default 50 000. Bounds memory. */
+  chunkSize?: number;
+}
+
+/** What a repair did; `--json` prints it. */
+export interface RepairReport {
+  status: "ok" | "repaired" | "skipped" | "dry-run" | "failed";
+  database: string | null;
+  total: number | null;
+  missing: number | null;
+  generated: number;
+  duplicates: number | null;
+  schema: SchemaFacts | null;
+  durationMs: number;
+  error?: Failure;
+}
+
+// Large enough that per-statement work is small beside the writes, small
+// enough that a chunk's codes take a few MiB, and few enough savepoints per
+// million users (20) to stay under PostgreSQL's 64 cached subtransactions.
+const DEFAULT_CHUNK = 50_000;
+/** Backfills at least this large refresh the planner's statistics. */
+const ANALYZE_AFTER = 10_000;
+/** Rounds of new codes for rows whose code a concurrent writer also took. */
+const RELEASE_ROUNDS = 3;
+
+/**
+ * Give every user without an invite code a unique one. Never throws: a
+ * failure is logged as the WARNING line and reported with status `failed`;
+ * work that committed is never reported as failed.
+ *
+ * @example
+ * ```ts
+ * const report = await repair({ env: { DATABASE_URL: "sqlite:///data/webui.db" } });
+ * report.status; // "repaired"
+ * ```
+ * @param options Environment, batch size, deadline, dry run, where lines go.
+ */
+export async function repair(options: RepairOptions = {}): Promise<RepairReport> {
+  const started = performance.now();
+  const env = options.env ?? process.env;
+  let secrets: readonly string[] = envSecrets(env);
+  const log = (line: string) => (options.log ?? console.log)(redact(line, secrets));
+  const report: RepairReport = {
+    status: "ok",
+    database: null,
+    total: null,
+    missing: null,
+    generated: 0,
+    duplicates: null,
+    schema: null,
+    durationMs: 0,
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let db: Database | undefined;
+  try {
+    const target = resolveTarget(env);
+    secrets = target.secrets;
+    report.database = target.display;
+    const opened = await openDatabase(target, { deadline: () => deadline, log }, env);
+    db = opened;
+    await withDeadline(deadline, opened, () => repairOpen(opened, report, options, log, deadline));
+  } catch (error) {
+    report.status = "failed";
+    report.error = describeFailure(error, secrets);
+    log(LOG.failed(report.error.message));
+  } finally {
+    // Forcing the close drops in-flight work; only an expired deadline needs
+    // that (withDeadline already did it).
+    await closeWithin(db, report.error?.kind === "timeout");
+    report.durationMs = Math.round(performance.now() - started);
+  }
+  return report;
+}
+
+async function repairOpen(
+  db: Database,
+  report: RepairReport,
+  options: RepairOptions,
+  log: (line: string) => void,
+  deadline: number,
+): Promise<void> {
+  const schema = await db.schema();
+  report.schema = schema.facts;
+  if (schema.absence !== null) {
+    report.status = "skipped";
+    log(LOG.skipped(schema.absence));
+    return;
+  }
+  const table = schema.table;
+  const longest = longestCodeFor(schema.facts);
+  // A quick look without the lock keeps the common start (nothing missing)
+  // free of writes and waits.
+  const before = await table.counts();
+  report.total = before.total;
+  report.missing = before.missing;
+  const duplicated = options.fixDuplicates ? await table.duplicates() : 0;
+  if (before.missing === 0 && duplicated === 0) {
+    log(LOG.allHaveCodes(before.total));
+    report.duplicates = await table.duplicates();
+    return;
+  }
+  if (options.dryRun) {
+    report.status = "dry-run";
+    log(LOG.foundDryRun(before.missing));
+    report.duplicates = await table.duplicates();
+    return;
+  }
+
+  const backfill = new Backfill(table, {
+    longest,
+    chunkSize: options.chunkSize ?? DEFAULT_CHUNK,
+    budget: options.batchSize ?? Infinity,
+    deadline,
+    progressIntervalMs: options.progressIntervalMs ?? 5000,
+    fixDuplicates: options.fixDuplicates ?? false,
+    log,
+  });
+  await backfill.run();
+  report.generated = backfill.generated;
+  report.missing = backfill.found;
+  if (backfill.found === 0) {
+    log(LOG.allHaveCodes(before.total));
+    return;
+  }
+  report.status = "repaired";
+  log(LOG.success(backfill.generated));
+  // From here on the work is committed: what follows cannot undo it, and a
+  // failure here is never reported as a failed repair.
+  await afterCommit(table, backfill, report, log);
+}
+
+/** Best-effort work after the codes committed. */
+async function afterCommit(
+  table: UserTable,
+  backfill: Backfill,
+  report: RepairReport,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    for (let round = 0; round < RELEASE_ROUNDS; round++) {
+      const released = await table.releaseSharedCodes();
+      if (released === 0) break;
+      const before = backfill.generated;
+      await backfill.run();
+      log(LOG.reassigned(backfill.generated - before));
+    }
+  } catch (error) {
+    log(
+      LOG.failed(
+        `could not give new codes to users whose code another user also holds: ${
+          describeFailure(error, []).message
+        }`,
+      ),
+    );
+  }
+  try {
+    if (backfill.generated >= ANALYZE_AFTER) await table.analyze();
+  } catch (error) {
+    log(LOG.maintenanceSkipped(describeFailure(error, []).message));
+  }
+  try {
+    report.duplicates = await table.duplicates();
+  } catch {
+    report.duplicates = null;
+  }
+}
+
+interface BackfillSettings {
+  longest: number;
+  chunkSize: number;
+  /** Users per transaction; Infinity for one atomic transaction. */
+  budget: number;
+  deadline: number;
+  progressIntervalMs: number;
+  fixDuplicates: boolean;
+  log: (line: string) => void;
+}
+
+/**
+ * One backfill: transactions of chunks, each chunk one statement that gives
+ * codes to the next missing rows in the dialect's walk order.
+ */
+class Backfill {
+  /** Users given a code, over every transaction. */
+  generated = 0;
+  /** Users found missing under the lock (0: another replica did the work). */
+  found = 0;
+  #table: UserTable;
+  #settings: BackfillSettings;
+  #cursor: Cursor | null = null;
+  #length = MIN_CODE_LENGTH;
+  #lastProgress = Date.now();
+  #started = false;
+
+  constructor(table: UserTable, settings: BackfillSettings) {
+    this.#table = table;
+    this.#settings = settings;
+  }
+
+  /** Run transactions until no user is missing; each commits or rolls back whole. */
+  async run(): Promise<void> {
+    this.#started = false;
+    this.#cursor = null;
+    let done = false;
+    while (!done) done = await this.#table.transaction((tx) => this.#transaction(tx));
+  }
+
+  async #transaction(tx: RepairTransaction): Promise<boolean> {
+    if (!this.#started) {
+      this.#started = true;
+      if (this.#settings.fixDuplicates) {
+        const cleared = await tx.clearDuplicates();
+        if (cleared > 0) this.#settings.log(LOG.clearedDuplicates(cleared));
+      }
+      // Counted again under the lock: another replica may have done the work.
+      const missing = await tx.countMissing();
+      if (missing === 0) return true;
+      if (this.generated === 0) {
+        this.found = missing;
+        this.#settings.log(LOG.found(missing));
+      } else {
+        this.found += missing;
+      }
+    }
+    return await this.#fill(tx);
+  }
+
+  /** Fill chunks until none is missing (true) or the batch is full (false). */
+  async #fill(tx: RepairTransaction): Promise<boolean> {
+    let assigned = 0;
+    let conflicts = 0;
+    let stalls = 0;
+    while (assigned < this.#settings.budget) {
+      if (Date.now() >= this.#settings.deadline) throw timeoutError(this.#settings.deadline);
+      if (this.generated >= this.found) {
+        // Everyone counted has a code; a writer may have cleared more meanwhile.
+        const missing = await tx.countMissing();
+        if (missing === 0) return true;
+        this.found = this.generated + missing;
+      }
+      // Sized by what is still missing, so the last chunk draws few codes.
+      const limit = Math.min(
+        this.#settings.chunkSize,
+        this.#settings.budget - assigned,
+        this.found - this.generated,
+      );
+      let result: AssignResult;
+      try {
+        result = await this.#chunk(tx, limit);
+      } catch (error) {
+        // A concurrent writer took one of these codes first: draw new ones.
+        if (error instanceof InviteCodeError && error.kind === "conflict" && ++conflicts <= 20) {
+          continue;
+        }
+        throw error;
+      }
+      if (result.targets === 0) {
+        // The walk reached the end; rows still missing are behind the cursor.
+        if (this.#cursor === null) return true;
+        this.#cursor = null;
+        continue;
+      }
+      this.#cursor = result.cursor;
+      this.generated += result.assigned;
+      assigned += result.assigned;
+      if (result.assigned === 0 && ++stalls > 10) {
+        throw new InviteCodeError(
+          "database",
+          `no free ${this.#length}-character codes left: most candidates are taken`,
+        );
+      }
+      this.#progress();
+    }
+    return false;
+  }
+
+  async #chunk(tx: RepairTransaction, limit: number): Promise<AssignResult> {
+    // A little more than needed, so a few codes already taken still fill the chunk.
+    const codes = generateInviteCodes(limit + Math.ceil(limit / 100) + 4, this.#length);
+    const result = await tx.assign(this.#cursor, limit, codes);
+    // Most candidates taken: the space of this length is crowded; grow.
+    if (result.rejected * 2 > codes.length && this.#length < this.#settings.longest) {
+      this.#length++;
+    }
+    return result;
+  }
+
+  #progress(): void {
+    const now = Date.now();
+    if (now - this.#lastProgress < this.#settings.progressIntervalMs) return;
+    this.#lastProgress = now;
+    this.#settings.log(LOG.progress(this.generated, Math.max(this.found, this.generated)));
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Every difference between Node and Deno, in one place: which runtime this
+ * is, whether a module is the entry point, how a Hono app is served, how
+ * `node:sqlite` is loaded quietly, which Deno permissions the tool needs,
+ * and what a missing one looks like.
+ *
+ * @module
+ */
+import process from "node:process";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The runtime running this process. */
+export const RUNTIME: "deno" | "node" = "Deno" in globalThis ? "deno" : "node";
+
+/**
+ * The Deno permissions the repair and the probe need: read the environment,
+ * reach PostgreSQL, read and write a SQLite file. README, start.sh, deno.json
+ * and the tests use exactly these.
+ */
+export const DENO_PERMISSIONS = [
+  "--allow-env",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+] as const;
+
+/**
+ * Whether the module with this `import.meta` is the program's entry point:
+ * `import.meta.main`, also on Node before 24.2, which lacks it.
+ *
+ * @example
+ * ```ts
+ * if (isEntryPoint(import.meta)) await main();
+ * ```
+ * @param meta The module's `import.meta`.
+ */
+export function isEntryPoint(meta: ImportMeta): boolean {
+  const main = (meta as ImportMeta & { main?: boolean }).main;
+  if (typeof main === "boolean") return main;
+  const entry = process.argv[1];
+  try {
+    return !!entry && realpathSync(entry) === realpathSync(fileURLToPath(meta.url));
+  } catch {
+    return false;
+  }
+}
+
+interface DenoNamespace {
+  serve(
+    options: { hostname: string; port: number; onListen?: () => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> };
+  permissions: { querySync(descriptor: { name: string }): { state: string } };
+  errors: { NotCapable?: new () => Error; PermissionDenied: new () => Error };
+}
+
+function deno(): DenoNamespace | undefined {
+  return (globalThis as { Deno?: DenoNamespace }).Deno;
+}
+
+/**
+ * Serve `fetch` on `hostname:port` with the runtime's own server; resolves
+ * once it listens, with a function that stops it.
+ *
+ * @example
+ * ```ts
+ * const stop = await serveFetch(app.fetch, "127.0.0.1", 8081);
+ * await stop();
+ * ```
+ * @param fetch A Hono app's `fetch`.
+ * @param hostname Address to listen on.
+ * @param port Port to listen on.
+ */
+export async function serveFetch(
+  fetch: (request: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+): Promise<() => Promise<void>> {
+  const denoNamespace = deno();
+  if (denoNamespace) {
+    let listening: () => void = () => {};
+    const ready = new Promise<void>((resolve) => (listening = resolve));
+    const server = denoNamespace.serve({ hostname, port, onListen: listening }, fetch);
+    await ready;
+    return () => server.shutdown();
+  }
+  const { serve } = await import("@hono/node-server");
+  const server = serve({ fetch, hostname, port });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  return () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    });
+}
+
+/**
+ * `node:sqlite`'s `DatabaseSync`, without the ExperimentalWarning Node 24
+ * prints on every start; other warnings pass.
+ */
+export async function importSqlite(): Promise<typeof import("node:sqlite").DatabaseSync> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(warning).includes("SQLite is an experimental feature")) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return (await import("node:sqlite")).DatabaseSync;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** The command line that runs `script` with the permissions it needs. */
+export function runCommand(script: string): string {
+  return RUNTIME === "deno" ? `deno run ${DENO_PERMISSIONS.join(" ")} ${script}` : `node ${script}`;
+}
+
+/**
+ * Whether `error` is Deno refusing a permission the process was not given.
+ *
+ * @param error Anything thrown.
+ */
+export function isPermissionError(error: unknown): boolean {
+  const errors = deno()?.errors;
+  if (!errors || !(error instanceof Error)) return false;
+  return (errors.NotCapable !== undefined && error instanceof errors.NotCapable) ||
+    error instanceof errors.PermissionDenied;
+}
+
+/**
+ * The one line for a missing Deno permission, naming the flags to pass, or
+ * null when the process has the environment access it needs to start.
+ *
+ * @param script The entry point, for the command the line suggests.
+ */
+export function missingPermissions(script: string): string | null {
+  const denoNamespace = deno();
+  if (!denoNamespace) return null;
+  const state = denoNamespace.permissions.querySync({ name: "env" }).state;
+  if (state === "granted") return null;
+  return `Deno needs permission to read the environment: run ${runCommand(script)}`;
+}
+
+/**
+ * The one line for a permission Deno refused during the run.
+ *
+ * @param error The refusal.
+ * @param script The entry point, for the command the line suggests.
+ */
+export function permissionLine(error: unknown, script: string): string {
+  const what = error instanceof Error ? error.message.split(",")[0].replace(/\.$/, "") : "";
+  return `${what}: run ${runCommand(script)}`;
+}
+
+/**
+ * Keep a driver error that escapes every promise from crashing the process:
+ * postgres.js under Deno can throw from a timer after its socket is gone.
+ * Each is reported through `report`, which decides what it means.
+ *
+ * @param report Called with each stray error.
+ */
+export function containStrayErrors(report: (error: unknown) => void): void {
+  process.on("uncaughtException", report);
+  process.on("unhandledRejection", report);
+}
+
+/** Exit now with `code`. Only the entry points call this. */
+export function exit(code: number): never {
+  process.exit(code);
+}
