@@ -4,54 +4,140 @@
 # 1. MIGRATE_CMD, when set (for example "alembic upgrade head"); a failure is a warning.
 # 2. The invite code repair (fail-open: the app starts whatever happens).
 # 3. exec the app command, so signals reach it; with no command, serve the probe.
-# With HEALTH_PORT set and an app command, the probe also runs beside the app.
+# With HEALTH_PORT set and an app command, the probe also runs beside the app
+# (and repairs every REPAIR_INTERVAL seconds when that is set).
 #
-# INVITE_CODE_RUNTIME=deno|node picks the runtime (default: Deno when present,
-# else Node). INVITE_CODE_FLAGS adds flags to the repair, e.g. "--batch-size 50000".
-set -eu
+# SIGTERM and SIGINT during steps 1 and 2 go to the migration or the repair,
+# and start.sh exits once it has ended: a container stopped mid-start stops
+# at once, and an interrupted repair rolls back.
+#
+# INVITE_CODE_RUNTIME=deno|node picks the runtime (default: Deno when a
+# capable one is present, else Node). Running needs Node >= 22.18 or
+# Deno >= 2.2. INVITE_CODE_FLAGS adds flags to the repair, e.g. "--batch-size 50000".
+set -u
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+# The contract's WARNING prefix (messages.ts); test/start_test.ts checks it matches.
+warning="WARNING: Failed to auto-fix invite codes:"
+# The Deno permissions (runtime.ts DENO_PERMISSIONS); test/start_test.ts checks they match.
+deno_permissions="--allow-env --allow-net --allow-read --allow-write"
+
+# version_at_least VERSION MAJOR MINOR: whether VERSION (1.2.3, v1.2.3) >= MAJOR.MINOR.
+version_at_least() {
+  v=${1#v}
+  major=${v%%.*}
+  rest=${v#*.}
+  minor=${rest%%.*}
+  case "$major$minor" in *[!0-9]* | "") return 1 ;; esac
+  [ "$major" -gt "$2" ] || { [ "$major" -eq "$2" ] && [ "$minor" -ge "$3" ]; }
+}
+
+capable() {
+  case "$1" in
+    deno) command -v deno >/dev/null 2>&1 &&
+      version_at_least "$(deno --version 2>/dev/null | sed -n '1s/^deno \([0-9.]*\).*/\1/p')" 2 2 ;;
+    node) command -v node >/dev/null 2>&1 &&
+      version_at_least "$(node --version 2>/dev/null)" 22 18 ;;
+    *) return 1 ;;
+  esac
+}
 
 runtime=${INVITE_CODE_RUNTIME:-}
-if [ -z "$runtime" ]; then
-  if command -v deno >/dev/null 2>&1; then runtime=deno; else runtime=node; fi
-fi
 case "$runtime" in
-  deno) set -- deno run --allow-env --allow-net --allow-read --allow-write --no-prompt -- "$@" ;;
-  node) set -- node -- "$@" ;;
+  "") if capable deno; then runtime=deno; elif capable node; then runtime=node; fi ;;
+  deno | node) capable "$runtime" || runtime="" ;;
   *)
     echo "ERROR: INVITE_CODE_RUNTIME must be deno or node, got \"$runtime\"" >&2
     exit 2
     ;;
 esac
-# "$@" is now: runtime words, "--", then the app command. Split them apart.
-launcher=""
-while [ "$1" != "--" ]; do
-  launcher="$launcher $1"
-  shift
+if [ -n "$runtime" ]; then
+  echo "Using $runtime $("$runtime" --version 2>/dev/null | head -n 1 | sed 's/^deno //; s/ .*//') for invite codes"
+fi
+found=""
+for candidate in node deno; do
+  if command -v "$candidate" >/dev/null 2>&1; then
+    found="$found $candidate $("$candidate" --version 2>/dev/null | head -n 1)"
+  fi
 done
-shift
-version=$($runtime --version 2>/dev/null | head -n 1 | sed 's/^deno //; s/ .*//')
-echo "Using $runtime $version for invite codes"
+
+# From here until the app is exec'd, SIGTERM and SIGINT are caught: they go
+# to the running step (the migration or the repair), and start.sh stops once
+# that step has ended. Caught before any step starts, so none slips through.
+signalled=""
+child=""
+# setsid gives each step a process group of its own, so a signal reaches all
+# it started (the children of a shell MIGRATE_CMD too), not just its shell.
+if command -v setsid >/dev/null 2>&1; then own_group="setsid -w"; else own_group=""; fi
+signal_child() {
+  kill -"$1" -"$child" 2>/dev/null || kill -"$1" "$child" 2>/dev/null
+}
+on_signal() {
+  signalled=$1
+  if [ -n "$child" ]; then signal_child "$1"; fi
+}
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+
+# forward COMMAND...: run it as a child that receives the signals start.sh
+# catches, and wait until it has ended. Returns its status.
+forward() {
+  # shellcheck disable=SC2086 # $own_group is a command and its flag
+  $own_group "$@" &
+  child=$!
+  # A signal that came while the child was starting.
+  if [ -n "$signalled" ]; then signal_child "$signalled"; fi
+  status=0
+  wait "$child" || status=$?
+  # A caught signal ends `wait` early: wait again until the child has ended.
+  while kill -0 "$child" 2>/dev/null; do
+    wait "$child" || status=$?
+  done
+  child=""
+  return "$status"
+}
+
+stop_if_signalled() {
+  if [ -n "$signalled" ]; then
+    echo "Stopping on SIG$signalled"
+    [ "$signalled" = TERM ] && exit 143
+    exit 130
+  fi
+}
 
 if [ -n "${MIGRATE_CMD:-}" ]; then
   echo "Running database migrations..."
-  if ! sh -c "$MIGRATE_CMD"; then
+  if ! forward sh -c "$MIGRATE_CMD"; then
+    stop_if_signalled
     echo "WARNING: Database migrations failed (MIGRATE_CMD exited non-zero), continuing"
   fi
 fi
 
 echo "Checking for users without invite codes..."
-# mod.ts is fail-open by itself; this guard only covers a runtime that cannot start.
-# shellcheck disable=SC2086 # $launcher and INVITE_CODE_FLAGS are lists of words
-$launcher "$here/mod.ts" ${INVITE_CODE_FLAGS:-} ||
-  echo "WARNING: Failed to auto-fix invite codes: the repair exited with status $?"
+if [ -z "$runtime" ]; then
+  echo "$warning no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found:${found:- none})"
+  launcher=""
+else
+  case "$runtime" in
+    deno) launcher="deno run $deno_permissions --no-prompt" ;;
+    node) launcher="node" ;;
+  esac
+  # mod.ts is fail-open by itself; this guard only covers a runtime that cannot start.
+  # shellcheck disable=SC2086 # $launcher and INVITE_CODE_FLAGS are lists of words
+  forward $launcher "$here/mod.ts" ${INVITE_CODE_FLAGS:-} ||
+    { stop_if_signalled; echo "$warning the repair exited with status $status"; }
+fi
+stop_if_signalled
 
 if [ "$#" -eq 0 ]; then
+  if [ -z "$launcher" ]; then
+    echo "ERROR: cannot serve the probe without Node >= 22.18 or Deno >= 2.2" >&2
+    exit 1
+  fi
   # shellcheck disable=SC2086
   exec $launcher "$here/health.ts"
 fi
-if [ -n "${HEALTH_PORT:-}" ]; then
+if [ -n "${HEALTH_PORT:-}" ] && [ -n "$launcher" ]; then
   # The probe's parent becomes the app (exec keeps this PID); it exits with it.
   # shellcheck disable=SC2086
   HEALTH_EXIT_WITH_PARENT=1 $launcher "$here/health.ts" &

@@ -3,6 +3,8 @@
  * through the original start.sh's three scenarios.
  */
 import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { freePort } from "../scripts/net.ts";
@@ -19,7 +21,8 @@ import {
   waitForHttp,
   waitForOutput,
 } from "./helpers.ts";
-import { LOG } from "../messages.ts";
+import { LOG, WARNING_PREFIX } from "../messages.ts";
+import { DENO_PERMISSIONS } from "../runtime.ts";
 
 const START = join(ROOT, "start.sh");
 const MIGRATE = `node --no-warnings ${join(ROOT, "test", "fixtures", "add_invite_code_column.ts")}`;
@@ -162,5 +165,56 @@ describe("start.sh and the probe", () => {
     const running = launch("sh", [START], { env: { INVITE_CODE_RUNTIME: "bun" } });
     assert.equal(await running.exited, 2);
     assert.equal(running.output(), 'ERROR: INVITE_CODE_RUNTIME must be deno or node, got "bun"\n');
+  });
+
+  test("start.sh speaks the contract's WARNING prefix and Deno permissions", () => {
+    const script = readFileSync(START, "utf8");
+    assert.ok(script.includes(`warning="${WARNING_PREFIX.trimEnd()}"`), "WARNING prefix");
+    assert.ok(script.includes(`deno_permissions="${DENO_PERMISSIONS.join(" ")}"`), "permissions");
+  });
+
+  test("no capable runtime: one line naming the versions that work, and the app still starts", async () => {
+    // A node that is too old (as Debian bookworm's own is), first on the PATH.
+    const bin = mkdtempSync(join(tmpdir(), "invite-code-old-node-"));
+    writeFileSync(join(bin, "node"), "#!/bin/sh\necho v20.11.1\n");
+    chmodSync(join(bin, "node"), 0o755);
+    const running = launch("sh", [START, ...APP], { env: { PATH: `${bin}:/usr/bin` } });
+    await waitForOutput(running, APP_LINE);
+    sendSignal(running, "SIGTERM");
+    assert.equal(await running.exited, 0);
+    assert.deepEqual(lines(running.output()).slice(0, 2), [
+      "Checking for users without invite codes...",
+      LOG.failed("no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found: node v20.11.1)"),
+    ]);
+    assert.doesNotMatch(running.output(), /^\s+at /m, "no stack trace");
+  });
+
+  test("SIGTERM during a slow migration: start.sh stops within 5 s and the app never starts", async () => {
+    const running = startSh(APP, { DATA_DIR: "/nonexistent", MIGRATE_CMD: "sleep 60" });
+    await waitForOutput(running, "Running database migrations...");
+    const sent = Date.now();
+    sendSignal(running, "SIGTERM");
+    assert.equal(await running.exited, 143);
+    assert.ok(Date.now() - sent < 5000, `stopped in ${Date.now() - sent} ms`);
+    assert.doesNotMatch(running.output(), /Checking for users|app started/);
+  });
+});
+
+describe("start.sh stopped during the repair", () => {
+  let db: Fixture;
+  before(async () => (db = await FIXTURES[0][1]()));
+  after(() => db.close());
+
+  test("SIGTERM reaches the repair: it rolls back, start.sh exits within 5 s", async () => {
+    await db.seed({ users: 150_000, missing: 150_000 });
+    const running = startSh(APP, db.env);
+    await waitForOutput(running, LOG.found(150_000));
+    const sent = Date.now();
+    sendSignal(running, "SIGTERM");
+    assert.equal(await running.exited, 143);
+    assert.ok(Date.now() - sent < 5000, `stopped in ${Date.now() - sent} ms`);
+    assert.doesNotMatch(running.output(), /app started|SUCCESS/);
+    const rows = await db.rows();
+    assert.equal(rows.filter((r) => r.code === null).length, 150_000, "rolled back whole");
   });
 });
