@@ -20,7 +20,7 @@ COPY *.ts start.sh ./
 COPY db/ ./db/
 COPY probe/ ./probe/
 
-USER node
+USER 1000:1000
 EXPOSE 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 8081) + '/health/invite-codes').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
