@@ -36,6 +36,9 @@ export const LOG = {
   checkError: (reason: string) => `ERROR: Could not check invite codes: ${reason}`,
   usage: (message: string) => `ERROR: ${message} (see --help)`,
   stray: (message: string) => `WARNING: ignored a stray database driver error: ${message}`,
+  /** The reason when Deno was started without --allow-env. */
+  needsEnvPermission: (command: string) =>
+    `Deno needs permission to read the environment: run ${command}`,
 } as const;
 
 /** Lines of the probe. */

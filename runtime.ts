@@ -9,6 +9,7 @@
 import process from "node:process";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { LOG } from "./messages.ts";
 
 /** The runtime running this process. */
 export const RUNTIME: "deno" | "node" = "Deno" in globalThis ? "deno" : "node";
@@ -143,7 +144,7 @@ export function missingPermissions(script: string): string | null {
   if (!denoNamespace) return null;
   const state = denoNamespace.permissions.querySync({ name: "env" }).state;
   if (state === "granted") return null;
-  return `Deno needs permission to read the environment: run ${runCommand(script)}`;
+  return LOG.needsEnvPermission(runCommand(script));
 }
 
 /**

@@ -195,7 +195,8 @@ export function openPostgres(
 
   function userTable(facts: SchemaFacts, serverVersion: number): UserTable {
     const table = tableOf(facts);
-    // Transactions of this handle that wrote codes, by their 32-bit xid.
+    // The (sub)transactions that wrote this handle's codes: the xmin of the
+    // rows each chunk's savepoint updated.
     const writers = new Set<string>();
     return {
       async counts(): Promise<Counts> {
@@ -228,13 +229,7 @@ export function openPostgres(
           await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
             `invite-code-repair:${facts.schema}`,
           ]);
-          if (!facts.unique) {
-            const [{ xid }] = await tx.unsafe<{ xid: string }[]>(
-              "SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid",
-            );
-            writers.add(xid);
-          }
-          return await work(repairTransaction(tx, table));
+          return await work(repairTransaction(tx, table, writers));
         });
       },
 
@@ -295,7 +290,11 @@ export function openPostgres(
   };
 }
 
-function repairTransaction(tx: TransactionSql, table: string): RepairTransaction {
+function repairTransaction(
+  tx: TransactionSql,
+  table: string,
+  writers: Set<string>,
+): RepairTransaction {
   return {
     async countMissing() {
       const [row] = await tx.unsafe<Counts[]>(countsSql(table));
@@ -322,6 +321,7 @@ function repairTransaction(tx: TransactionSql, table: string): RepairTransaction
       } catch (error) {
         throw translateError(error);
       }
+      if (row.writer !== null) writers.add(row.writer);
       return {
         assigned: row.assigned,
         targets: row.targets,
@@ -346,6 +346,8 @@ function countsSql(table: string): string {
 }
 
 interface AssignRow {
+  /** The xmin of the rows this chunk updated, or null when none. */
+  writer: string | null;
   assigned: number;
   targets: number;
   accepted: number;
@@ -380,9 +382,10 @@ WITH targets AS MATERIALIZED (
 ), updated AS (
   UPDATE ${table} u SET ${COL} = p.code FROM pairs p
   WHERE u.ctid = p.t AND ${MISSING(`u.${COL}`)}
-  RETURNING 1
+  RETURNING u.xmin::text AS writer
 )
 SELECT (SELECT count(*) FROM updated)::float8 AS assigned,
+  (SELECT max(writer) FROM updated) AS writer,
   cardinality(tids)::float8 AS targets,
   cardinality(codes)::float8 AS accepted,
   tids[least(cardinality(tids), cardinality(codes))]::text AS cursor

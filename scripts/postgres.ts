@@ -75,7 +75,9 @@ export async function startEmbeddedPostgres(
       chownSync(path, owner.uid, owner.gid);
     }
   }
-  const asOwner = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  // The server's user must be able to enter its working directory: under
+  // Deno a child whose cwd it cannot enter fails to start at all.
+  const asOwner = owner ? { uid: owner.uid, gid: owner.gid, cwd: dir } : { cwd: dir };
   const init = spawnSync(join(bin, "initdb"), [
     "-D",
     data,
@@ -88,7 +90,8 @@ export async function startEmbeddedPostgres(
   ], { ...asOwner, encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
   rmSync(pwfile);
   if (init.status !== 0) {
-    throw new Error(`initdb failed: ${(init.stderr || String(init.error)).trim().split("\n")[0]}`);
+    const why = init.stderr || (init.error ? String(init.error) : `exit status ${init.status}`);
+    throw new Error(`initdb failed: ${why.trim().split("\n")[0]}`);
   }
   const hba = opts.hba ?? [
     "local all all scram-sha-256",

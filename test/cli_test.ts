@@ -4,13 +4,17 @@
  * password.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import process from "node:process";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
+import { createProbe } from "../health.ts";
 import { VERSION } from "../mod.ts";
+import { createUserTableSql, seedUsersSql, SQLITE_SEED } from "../scripts/openwebui.ts";
 import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
@@ -27,8 +31,12 @@ import { LOG } from "../messages.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const outputs: Ran[] = [];
-async function cli(args: string[], env: Record<string, string | undefined>): Promise<Ran> {
-  const result = await runCli(args, env);
+async function cli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { cwd?: string } = {},
+): Promise<Ran> {
+  const result = await runCli(args, env, options);
   outputs.push(result);
   return result;
 }
@@ -170,6 +178,39 @@ describe("a table locked by another transaction", () => {
     }
     assert.equal((await lite.rows()).filter((r) => isMissing(r.code)).length, 10);
   });
+});
+
+test("SQLite: paths are shown absolute, and a file named like a URI is opened as a file", async () => {
+  const cwd = mkdtempSync(join(tmpdir(), "invite-code-paths-"));
+  try {
+    const env = { DATABASE_URL: "sqlite:///data/x.db" };
+    const absent = `database file ${join(cwd, "data", "x.db")} does not exist yet`;
+    const skipped = await cli([], env, { cwd });
+    assert.deepEqual(lines(skipped.stdout), [LOG.skipped(absent)]);
+    const checked = await cli(["--check"], env, { cwd });
+    assert.equal(checked.code, 1);
+    assert.deepEqual(lines(checked.stdout), [LOG.checkFailed(absent)]);
+    const previous = process.cwd();
+    process.chdir(cwd);
+    const probe = createProbe({ env: { ...env, HEALTH_DETAILS: "1" } });
+    try {
+      const body = await (await probe.app.request("/health/invite-codes?format=text")).text();
+      assert.equal(body, `missing=unknown (${absent})\n`);
+    } finally {
+      process.chdir(previous);
+      await probe.close();
+    }
+    // "file:new2.db" is a file name; SQLite must not read it as a URI and create new2.db.
+    const literal = new DatabaseSync(join(cwd, "file:new2.db"));
+    literal.exec(createUserTableSql({ users: 3 }));
+    literal.exec(seedUsersSql({ users: 3, missing: 3 }, SQLITE_SEED));
+    literal.close();
+    const repaired = await cli([], { DATABASE_URL: "sqlite:///file:new2.db" }, { cwd });
+    assert.deepEqual(lines(repaired.stdout), [LOG.found(3), LOG.success(3)]);
+    assert.ok(!existsSync(join(cwd, "new2.db")), "no new2.db created");
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
 });
 
 test("no output of any test in this file contains the password", () => {

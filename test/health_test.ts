@@ -242,6 +242,37 @@ describe("probe through a database outage", () => {
     }
   });
 
+  test("a refused login: the wire names only the kind; the probe's log has the reason", async () => {
+    await db.seed({ users: 2 });
+    const wrong = new URL(db.env.DATABASE_URL);
+    wrong.password = "not-the-Password-7";
+    for (const details of ["0", "1"]) {
+      const { probe, base } = await startProbe({
+        DATABASE_URL: wrong.href,
+        HEALTH_DETAILS: details,
+      });
+      try {
+        const text = await get(`${base}/health/invite-codes?format=text`);
+        const json = await get(`${base}/health/invite-codes`);
+        assert.equal(text.status, 503);
+        if (details === "0") {
+          assert.equal(text.body, "missing=unknown (check failed: connect)\n");
+          for (const body of [text.body, json.body]) {
+            assert.doesNotMatch(body, /password authentication|postgres|127\.0\.0\.1|t_[0-9a-f]/);
+          }
+        } else {
+          assert.match(text.body, /password authentication failed for user "postgres"/);
+        }
+        for (const body of [text.body, json.body, probe.output()]) {
+          assert.ok(!body.includes("not-the-Password-7"), "the password never shows");
+        }
+      } finally {
+        await stopProbe(probe);
+      }
+      assert.match(probe.output(), /check failed \(connect\): .*password authentication failed/);
+    }
+  });
+
   test("SQLite: a file that disappears is a 503; when it is back, 200", async () => {
     const lite = await FIXTURES[1][1]();
     try {

@@ -3,9 +3,17 @@
  * PostgreSQL database and Open WebUI's default SQLite file.
  */
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { lines, MOD, postgresFixture, run, sqliteFixture } from "./helpers.ts";
+import {
+  DENO_PERMISSIONS,
+  lines,
+  MOD,
+  postgresFixture,
+  ROOT,
+  run,
+  sqliteFixture,
+} from "./helpers.ts";
 import { LOG } from "../messages.ts";
 
 async function deno(flags: string[], args: string[], env: Record<string, string>, cwd?: string) {
@@ -46,4 +54,25 @@ test("SQLite under ./data with --allow-env --allow-read=./data --allow-write=./d
   } finally {
     await db.close();
   }
+});
+
+test("Deno without permissions: one line naming the flags, and the usual exit codes", async () => {
+  const env = { DATABASE_URL: "postgresql://webui:pw@127.0.0.1:1/openwebui" };
+  const plain = await deno([], [], env);
+  assert.equal(plain.code, 0, "fail-open");
+  const command = (script: string) => `deno run ${DENO_PERMISSIONS.join(" ")} ${script}`;
+  assert.deepEqual(lines(plain.stdout), [LOG.failed(LOG.needsEnvPermission(command("mod.ts")))]);
+  assert.equal(plain.stderr, "", "no stack trace");
+  assert.equal((await deno([], ["--strict"], env)).code, 1);
+  const checked = await deno([], ["--check"], env);
+  assert.equal(checked.code, 2);
+  assert.equal(lines(checked.stdout).length, 1);
+  // A permission missing later (here the network) is named just as clearly.
+  const noNet = await deno(["--allow-env", "--allow-read"], ["--check"], env);
+  assert.equal(noNet.code, 2);
+  assert.match(noNet.stdout, /^ERROR: Could not check invite codes: .*net access.*--allow-net/);
+  assert.doesNotMatch(noNet.stdout + noNet.stderr, /^\s+at /m);
+  const probe = await run("deno", ["run", "--no-prompt", join(ROOT, "health.ts")], { env });
+  assert.equal(probe.code, 2);
+  assert.equal(probe.stderr, `ERROR: ${LOG.needsEnvPermission(command("health.ts"))}\n`);
 });

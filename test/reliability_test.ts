@@ -4,10 +4,12 @@
  * CLI and the probe as real processes.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
+import { repair } from "../repair.ts";
 import {
   generateInviteCodes,
   InviteCodeError,
@@ -18,6 +20,7 @@ import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
   FIXTURES,
+  GENERATED_CODE,
   isMissing,
   launch,
   lines,
@@ -125,6 +128,29 @@ describe("many replicas at once", () => {
   }
 });
 
+describe("SQLite in WAL mode", () => {
+  test("4 replicas at once: the one that generates reports success, and none warns", async () => {
+    const lite = await sqliteFixture();
+    try {
+      await lite.seed({ users: 100_000, missing: 50_000 });
+      await lite.exec("PRAGMA journal_mode=wal");
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => cli(["--strict", "--json"], lite.env, 120_000)),
+      );
+      for (const r of results) {
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /WARNING/);
+      }
+      const statuses = results.map((r) => JSON.parse(r.stdout).status).sort();
+      assert.deepEqual(statuses, ["ok", "ok", "ok", "repaired"]);
+      assert.equal(results.filter((r) => r.stderr.includes(LOG.success(50_000))).length, 1);
+      assert.equal(countMissing(await lite.rows()), 0);
+    } finally {
+      await lite.close();
+    }
+  });
+});
+
 describe("SIGKILL during a backfill", () => {
   let pg: Fixture;
   before(async () => (pg = await postgresFixture()));
@@ -162,6 +188,66 @@ describe("SIGKILL during a backfill", () => {
     assert.ok(fixed < 150_000, "the kill landed before the last batch committed");
     assert.match(rerun.stdout, literal(LOG.success(150_000 - fixed)), "the rerun resumes");
     assert.equal(countMissing(await pg.rows()), 0);
+  });
+
+  /** Backends of the tool still connected to the fixture's database. */
+  async function toolBackends(): Promise<number> {
+    const sql = admin();
+    try {
+      const [row] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE application_name = 'invite-code-repair'
+          AND datname = ${new URL(pg.env.DATABASE_URL).pathname.slice(1)}`;
+      return row.n;
+    } finally {
+      await sql.end();
+    }
+  }
+
+  async function assertGoneWithin(ms: number) {
+    const until = Date.now() + ms;
+    let left = await toolBackends();
+    while (left > 0 && Date.now() < until) {
+      await sleep(100);
+      left = await toolBackends();
+    }
+    assert.equal(left, 0, `no backend of the killed repair left after ${ms} ms`);
+  }
+
+  test("PostgreSQL: killed mid-chunk, its backend is gone within 3 s", async () => {
+    await pg.seed({ users: 150_000, missing: 150_000 });
+    const running = startCli([], pg.env);
+    await waitForOutput(running, LOG.found(150000));
+    await sleep(200);
+    sendSignal(running, "SIGKILL");
+    await running.exited;
+    await assertGoneWithin(3000);
+  });
+
+  test("PostgreSQL: killed while waiting for the lock, its backend is gone within 3 s", async () => {
+    await pg.seed({ users: 100, missing: 100 });
+    const holder = admin(new URL(pg.env.DATABASE_URL).pathname.slice(1));
+    try {
+      await holder`SELECT pg_advisory_lock(hashtextextended('invite-code-repair:public', 0))`;
+      const running = startCli([], pg.env);
+      const sql = admin();
+      try {
+        const until = Date.now() + 30_000;
+        while (
+          (await sql`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE application_name = 'invite-code-repair' AND wait_event_type = 'Lock'`)[0].n === 0
+        ) {
+          assert.ok(Date.now() < until, "the repair waits for the lock");
+          await sleep(50);
+        }
+      } finally {
+        await sql.end();
+      }
+      sendSignal(running, "SIGKILL");
+      await running.exited;
+      await assertGoneWithin(3000);
+    } finally {
+      await holder.end();
+    }
   });
 
   test("SQLite, atomic: all or nothing after a kill, rerun completes", async () => {
@@ -233,6 +319,46 @@ describe("concurrent writers", () => {
     assert.equal(new Set(present).size, present.length, "no duplicate slipped in");
     await cli([], pg.env);
     assert.equal(countMissing(await pg.rows()), 0, "a rerun fixes rows cleared late");
+  });
+
+  test("without a unique index, a code a concurrent writer also took goes back to our row only", async () => {
+    const pg = await postgresFixture();
+    try {
+      await pg.seed({ users: 2000, missing: 2000, unique: false });
+      const seen: string[] = [];
+      let writerCode = "";
+      const report = await repair({
+        env: pg.env,
+        log: (line) => {
+          seen.push(line);
+          // Right after the commit: the writer's code, uncommitted while the
+          // repair chose its own, is now visible, and equal to one of ours.
+          if (line === LOG.success(2000)) {
+            const [command, args] = runtimeCommand(join(ROOT, "test", "fixtures", "copy_code.ts"));
+            const writer = spawnSync(command, args, {
+              env: { ...process.env, ...pg.env },
+              encoding: "utf8",
+            });
+            writerCode = writer.stdout.trim();
+          }
+        },
+      });
+      assert.match(writerCode, GENERATED_CODE, "the writer copied one of the repair's codes");
+      assert.equal(report.status, "repaired");
+      assert.ok(seen.includes(LOG.reassigned(1)), seen.join("\n"));
+      const rows = await pg.rows();
+      assert.equal(
+        rows.find((r) => r.id === "writer")?.code,
+        writerCode,
+        "the writer keeps its code",
+      );
+      assert.equal(rows.filter((r) => r.code === writerCode).length, 1, "no one else holds it");
+      assert.equal(new Set(rows.map((r) => r.code)).size, rows.length, "every code unique");
+      assert.equal(countMissing(rows), 0);
+      assert.equal(report.duplicates, 0);
+    } finally {
+      await pg.close();
+    }
   });
 
   test("a unique violation from a code taken mid-statement is retried, not reported", async () => {
@@ -402,7 +528,11 @@ describe("bad input", () => {
           assert.ok(!error.message.includes(password));
         }
       }
-      resolveDatabaseUrl({ DATABASE_URL: i % 2 ? noise : undefined, DATA_DIR: noise });
+      const resolved = resolveDatabaseUrl({
+        DATABASE_URL: i % 2 ? noise : undefined,
+        DATA_DIR: noise,
+      });
+      assert.equal(resolved, i % 2 && noise ? noise : `sqlite:///${noise || "./data"}/webui.db`);
     }
     assert.ok(tried > 12_000);
   });
