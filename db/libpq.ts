@@ -23,7 +23,7 @@ import { connect as tcpConnect, isIP, type Socket } from "node:net";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
-import { errorMessage, InviteCodeError } from "../errors.ts";
+import { errorMessage, InviteCodeError, redact } from "../errors.ts";
 import type { Env, SqlalchemyUrl } from "../target.ts";
 
 /** libpq keywords and their values, after the URL and the environment. */
@@ -211,7 +211,8 @@ export function postgresTarget(
     dialect: "postgres",
     conninfo,
     schema: databaseSchema(env),
-    display: displayOf(url, conninfo),
+    // Masked as well: a secret can hide in any part (a database named like it).
+    display: redact(displayOf(url, conninfo), secrets),
     secrets,
     ignored,
   };

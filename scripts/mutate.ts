@@ -1,0 +1,187 @@
+/**
+ * Plant known bugs one at a time and see whether the suite catches each:
+ *
+ *   node scripts/mutate.ts [name-substring]
+ *
+ * For every mutation, the source is changed, the named test files run under
+ * Node (`node scripts/test.ts node ...`), and the source is restored. A
+ * mutation "survives" when those tests still pass. Not part of CI: it takes
+ * a while, and its answer is for the person changing the tests.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+interface Mutation {
+  name: string;
+  file: string;
+  from: string;
+  to: string;
+  tests: string[];
+}
+
+const MUTATIONS: Mutation[] = [
+  {
+    name: "drop the still-missing guard from the assigning UPDATE",
+    file: "db/postgres.ts",
+    from: "WHERE u.ctid = p.t AND ${MISSING(`u.${COL}`)}",
+    to: "WHERE u.ctid = p.t",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "drop the still-missing guard and update by id (not ctid)",
+    file: "db/postgres.ts",
+    from:
+      "UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.ctid = p.t AND ${MISSING(`u.${COL}`)}",
+    to:
+      "UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.id = (SELECT id FROM ${table} WHERE ctid = p.t)",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "remove pg_advisory_xact_lock",
+    file: "db/postgres.ts",
+    from: '"SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"',
+    to: '"SELECT $1::text"',
+    tests: ["test/pgbouncer_test.ts", "test/reliability_test.ts"],
+  },
+  {
+    name: "redact() does nothing",
+    file: "errors.ts",
+    from: "  let out = text;\n",
+    to: "  let out = text;\n  if (out) return out;\n",
+    tests: ["test/secrets_test.ts", "test/cli_test.ts"],
+  },
+  {
+    name: "--fix-duplicates keeps the latest holder",
+    file: "db/postgres.ts",
+    from: "ORDER BY created_at, ctid",
+    to: "ORDER BY created_at DESC, ctid",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "byte % 31 without rejection",
+    file: "codes.ts",
+    from: "    if (byte >= UNBIASED_LIMIT) continue;\n",
+    to: "",
+    tests: ["test/codes_test.ts"],
+  },
+  {
+    name: "--check exits 0 when it could not look",
+    file: "cli.ts",
+    from: 'result.status === "error" ? 2 : 1',
+    to: 'result.status === "error" ? 0 : 1',
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "probe answers 200 while users are missing",
+    file: "probe/render.ts",
+    from: '  if (result.status === "duplicates") return { status: "warn", code: 200 };',
+    to: '  if (result.status !== "error") return { status: "warn", code: 200 };',
+    tests: ["test/health_test.ts"],
+  },
+  {
+    name: "probe tells full failure reasons by default",
+    file: "probe/render.ts",
+    from: 'if (details || result.status === "missing"',
+    to: 'if (true || result.status === "missing"',
+    tests: ["test/health_test.ts"],
+  },
+  {
+    name: "upkeep after the commit reported as a failure",
+    file: "repair.ts",
+    from: "    log(LOG.maintenanceSkipped(describeFailure(error, []).message));",
+    to: "    throw error;",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "codes a concurrent writer also took are never released",
+    file: "db/postgres.ts",
+    from: "if (facts.unique || writers.size === 0) return 0;",
+    to: "return 0;",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "no client_connection_check_interval",
+    file: "db/postgres.ts",
+    from: "WHERE name = 'client_connection_check_interval' AND setting = '0'",
+    to: "WHERE false",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "no Deno permission check",
+    file: "cli.ts",
+    from: "  if (missing) return fail(missing);",
+    to: "",
+    tests: ["test/permissions_test.ts"],
+  },
+  {
+    name: "SQLite paths left relative",
+    file: "target.ts",
+    from: "const absolute = resolve(path);",
+    to: "const absolute = path;",
+    tests: ["test/cli_test.ts", "test/target_test.ts"],
+  },
+  {
+    name: "TLS certificates never verified",
+    file: "db/libpq.ts",
+    from: '    options.ca = read("sslrootcert", rootcert);\n    options.rejectUnauthorized = true;',
+    to: '    options.ca = read("sslrootcert", rootcert);\n    options.rejectUnauthorized = false;',
+    tests: ["test/reach_test.ts"],
+  },
+  {
+    name: "IPv6 hosts split on ':'",
+    file: "db/libpq.ts",
+    from:
+      '      list.push({ kind: "tcp", address: host, port, tlsName: host, label: `${host}:${port}` });',
+    to:
+      '      list.push({ kind: "tcp", address: host.split(":")[0], port, tlsName: host, label: host });',
+    tests: ["test/reach_test.ts", "test/target_test.ts"],
+  },
+  {
+    name: "sslmode=allow never upgrades to TLS",
+    file: "db/libpq.ts",
+    from: '      if (mode !== "allow" && mode !== "prefer") return false;',
+    to: '      if (mode !== "prefer") return false;',
+    tests: ["test/reach_test.ts"],
+  },
+  {
+    name: "start.sh does not pass SIGTERM on",
+    file: "start.sh",
+    from: "trap 'on_signal TERM' TERM",
+    to: ":",
+    tests: ["test/start_test.ts"],
+  },
+];
+
+const filter = process.argv[2];
+const results: string[] = [];
+for (const mutation of MUTATIONS.filter((m) => !filter || m.name.includes(filter))) {
+  const path = `${ROOT}/${mutation.file}`;
+  const original = readFileSync(path, "utf8");
+  if (!original.includes(mutation.from)) {
+    results.push(`STALE     ${mutation.name}: the text to change is no longer in ${mutation.file}`);
+    continue;
+  }
+  writeFileSync(path, original.replace(mutation.from, mutation.to));
+  try {
+    console.error(`--- ${mutation.name}`);
+    const run = spawnSync("node", ["scripts/test.ts", "node", ...mutation.tests], {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    const failed = /FAILED: .*/.exec(run.stderr)?.[0] ?? "";
+    results.push(
+      run.status === 0
+        ? `SURVIVED  ${mutation.name} (${mutation.tests.join(", ")} passed)`
+        : `caught    ${mutation.name} (${failed.slice(0, 120)})`,
+    );
+  } finally {
+    writeFileSync(path, original);
+  }
+}
+console.log(results.join("\n"));
+process.exit(results.some((line) => !line.startsWith("caught")) ? 1 : 0);
