@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { projectPath } from "./net.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -156,9 +157,28 @@ const MUTATIONS: Mutation[] = [
   },
 ];
 
+/** Run test files under Node; true when they pass. */
+function passes(tests: string[]): { ok: boolean; why: string } {
+  const run = spawnSync(process.execPath, ["scripts/test.ts", "node", ...tests], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH: projectPath(ROOT) },
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const failed = /^FAILED: .*$/m.exec(run.stderr)?.[0] ?? run.stderr.trim().split("\n").pop() ?? "";
+  return { ok: run.status === 0, why: failed.slice(0, 160) };
+}
+
 const filter = process.argv[2];
+const chosen = MUTATIONS.filter((m) => !filter || m.name.includes(filter));
+// Control: unmutated, the same tests must pass, or "caught" means nothing.
+const control = passes([...new Set(chosen.flatMap((m) => m.tests))]);
+if (!control.ok) {
+  console.error(`ERROR: the tests fail without any mutation: ${control.why}`);
+  process.exit(2);
+}
 const results: string[] = [];
-for (const mutation of MUTATIONS.filter((m) => !filter || m.name.includes(filter))) {
+for (const mutation of chosen) {
   const path = `${ROOT}/${mutation.file}`;
   const original = readFileSync(path, "utf8");
   if (!original.includes(mutation.from)) {
@@ -168,16 +188,11 @@ for (const mutation of MUTATIONS.filter((m) => !filter || m.name.includes(filter
   writeFileSync(path, original.replace(mutation.from, mutation.to));
   try {
     console.error(`--- ${mutation.name}`);
-    const run = spawnSync("node", ["scripts/test.ts", "node", ...mutation.tests], {
-      cwd: ROOT,
-      encoding: "utf8",
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    const failed = /FAILED: .*/.exec(run.stderr)?.[0] ?? "";
+    const outcome = passes(mutation.tests);
     results.push(
-      run.status === 0
+      outcome.ok
         ? `SURVIVED  ${mutation.name} (${mutation.tests.join(", ")} passed)`
-        : `caught    ${mutation.name} (${failed.slice(0, 120)})`,
+        : `caught    ${mutation.name} (${outcome.why})`,
     );
   } finally {
     writeFileSync(path, original);
