@@ -60,7 +60,13 @@ function quoteIdentifier(name: string): string {
 }
 
 const WHITESPACE = WHITESPACE_CODE_POINTS.map((c) => `chr(${c})`).join(" || ");
-const MISSING = (column: string) => `(${column} IS NULL OR btrim(${column}, ${WHITESPACE}) = '')`;
+// Blank means only whitespace, so its first character is whitespace (or it
+// is empty: ascii('') is 0). Checking that first makes a real code cost one
+// comparison instead of a btrim: the no-op count at 100,000 users went from
+// 164 ms to well under half.
+const FIRST_BLANK = [0, ...WHITESPACE_CODE_POINTS].join(", ");
+const MISSING = (column: string) =>
+  `(${column} IS NULL OR (ascii(${column}) IN (${FIRST_BLANK}) AND btrim(${column}, ${WHITESPACE}) = ''))`;
 const COL = quoteIdentifier(COLUMN);
 
 const FACTS_SQL = `
@@ -229,7 +235,7 @@ export function openPostgres(
           await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
             `invite-code-repair:${facts.schema}`,
           ]);
-          return await work(repairTransaction(tx, table, writers));
+          return await work(repairTransaction(tx, table, facts.indexed, writers));
         });
       },
 
@@ -293,6 +299,7 @@ export function openPostgres(
 function repairTransaction(
   tx: TransactionSql,
   table: string,
+  indexed: boolean,
   writers: Set<string>,
 ): RepairTransaction {
   return {
@@ -316,7 +323,7 @@ function repairTransaction(
         // A savepoint lets a unique violation from a concurrent writer
         // retry this chunk instead of aborting the whole transaction.
         [row] = await tx.savepoint((sp) =>
-          sp.unsafe<AssignRow[]>(assignSql(table), params)
+          sp.unsafe<AssignRow[]>(assignSql(table, indexed), params)
         ) as AssignRow[];
       } catch (error) {
         throw translateError(error);
@@ -362,7 +369,7 @@ interface AssignRow {
  * primary key. Only rows still missing change. Measured at a million users,
  * the cost is that of writing random keys into the unique index (bench/).
  */
-function assignSql(table: string): string {
+function assignSql(table: string, indexed: boolean): string {
   return `
 WITH targets AS MATERIALIZED (
   SELECT coalesce(array_agg(t ORDER BY t), '{}') AS tids FROM (
@@ -371,10 +378,16 @@ WITH targets AS MATERIALIZED (
 ), free AS MATERIALIZED (
   -- LATERAL ... LIMIT 1 keeps this one index probe per code: as an anti join
   -- the planner may merge against the whole index, which grows every chunk.
-  SELECT coalesce(array_agg(c.code), '{}') AS codes
-  FROM unnest(string_to_array($2, ',')) AS c(code)
-  LEFT JOIN LATERAL (SELECT true AS taken FROM ${table} x WHERE x.${COL} = c.code LIMIT 1) x ON true
-  WHERE x.taken IS NULL
+  SELECT coalesce(array_agg(c.code ORDER BY c.n), '{}') AS codes
+  FROM unnest(string_to_array($2, ',')) WITH ORDINALITY AS c(code, n)
+  ${
+    indexed
+      ? `LEFT JOIN LATERAL (SELECT true AS taken FROM ${table} x WHERE x.${COL} = c.code LIMIT 1) x
+    ON true WHERE x.taken IS NULL`
+      // Without an index a probe per code would scan the table each time:
+      // one hashed anti join reads the table once per chunk instead.
+      : `WHERE NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.${COL} = c.code)`
+  }
 ), pairs AS MATERIALIZED (
   -- unnest of two arrays zips them by position, padding the shorter with NULLs.
   SELECT p.t, p.code FROM targets, free, unnest(targets.tids, free.codes) AS p(t, code)
