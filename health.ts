@@ -16,7 +16,7 @@ import { Hono } from "hono";
 import process from "node:process";
 import { errorMessage, oneLine, redact } from "./errors.ts";
 import { LOG, PROBE_LOG } from "./messages.ts";
-import { createInspector, type Inspector } from "./probe/inspector.ts";
+import { createInspector, type Inspector, type Observed } from "./probe/inspector.ts";
 import { type Healer, startHealing } from "./probe/heal.ts";
 import { healthBody, type ProbeStats, prometheusBody, textBody, verdict } from "./probe/render.ts";
 import {
@@ -144,18 +144,31 @@ export function createProbe(
     ? startHealing({ intervalMs: settings.repairIntervalMs, inspector, env, log, stats })
     : undefined;
 
+  // Each inspection is rendered once, not once per request.
+  const rendered = new WeakMap<Observed, { code: 200 | 503; text: string; json: string }>();
+  const render = (observed: Observed) => {
+    let bodies = rendered.get(observed);
+    if (!bodies) {
+      const { result, at } = observed;
+      bodies = {
+        code: verdict(result).code,
+        text: textBody(result, settings.details),
+        json: healthBody(result, at, settings.details),
+      };
+      rendered.set(observed, bodies);
+    }
+    return bodies;
+  };
+
   const app = new Hono();
   app.get(PROBE_PATH, async (c) => {
-    const { result, at } = await inspector.latest();
+    const bodies = render(await inspector.latest());
     c.header("Cache-Control", "no-store");
     const format = c.req.query("format");
     const wantsText = format === "text" ||
       (/\btext\/plain\b/.test(c.req.header("accept") ?? "") && format !== "json");
-    const { code } = verdict(result);
-    if (wantsText) return c.text(textBody(result, settings.details), code);
-    return c.body(healthBody(result, at, settings.details), code, {
-      "Content-Type": "application/health+json",
-    });
+    if (wantsText) return c.text(bodies.text, bodies.code);
+    return c.body(bodies.json, bodies.code, { "Content-Type": "application/health+json" });
   });
   app.get("/livez", (c) => c.text("ok\n"));
   app.get("/metrics", async (c) => {

@@ -5,10 +5,18 @@
  *
  * BENCH_DATABASE_URL  a PostgreSQL server to use (default: an embedded one)
  * BENCH_USERS         users for the backfill and no-op start (default 1000000)
- * BENCH_BASELINE_USERS users for the per-row comparison (default 20000)
  * BENCH_SQLITE_USERS  users for SQLite (default 1000000)
  * BENCH_RUNS          runs whose median is taken for short measurements (default 5)
  * BENCH_RUNTIMES      runtimes to measure (default "node,deno")
+ * BENCH_PYTHON        the python3 with SQLAlchemy and psycopg2 (default /usr/bin/python3)
+ * BENCH_POSTGRES_BIN  a PostgreSQL bin folder to start instead of the embedded
+ *                     one (e.g. /usr/lib/postgresql/15/bin, Debian's 15)
+ *
+ * Every time is of a whole process, launch to exit, as a container start
+ * sees it: the repair (the CLI, `mod.ts`), the original (`original.py`,
+ * Python + SQLAlchemy + psycopg2) and the floors (one UPDATE from a one-shot
+ * python3 process). Every measured repair is verified: every user has a code,
+ * and no code is held twice.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -24,16 +32,17 @@ import {
   seedUsersSql,
   SQLITE_SEED,
 } from "../scripts/openwebui.ts";
-import { projectPath } from "../scripts/net.ts";
+import { freePort, projectPath } from "../scripts/net.ts";
 import { startEmbeddedPostgres } from "../scripts/postgres.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const env: Record<string, string | undefined> = { ...process.env, PATH: projectPath(ROOT) };
 const USERS = Number(env.BENCH_USERS ?? 1_000_000);
-const BASELINE_USERS = Number(env.BENCH_BASELINE_USERS ?? 20_000);
 const SQLITE_USERS = Number(env.BENCH_SQLITE_USERS ?? 1_000_000);
 const RUNS = Number(env.BENCH_RUNS ?? 5);
 const RUNTIMES = (env.BENCH_RUNTIMES ?? "node,deno").split(",");
+// Debian's python3, which python3-sqlalchemy and python3-psycopg2 install into.
+const PYTHON = env.BENCH_PYTHON ?? "/usr/bin/python3";
 const DENO_FLAGS = ["--allow-env", "--allow-net", "--allow-read", "--allow-write"];
 
 interface Row {
@@ -45,6 +54,8 @@ interface Row {
   referenceMs?: number;
   /** Show the ratio as "N x faster" (reference ÷ time) rather than time ÷ reference. */
   speedup?: boolean;
+  /** The values are counts (requests/s), not milliseconds. */
+  count?: boolean;
 }
 const rows: Row[] = [];
 const say = (line: string) => console.error(`[bench] ${line}`);
@@ -91,24 +102,103 @@ async function startTime(
   return median(times);
 }
 
+/** A repair in a process of its own, timed whole from here, then verified. */
 async function measuredRepair(
   runtime: string,
   databaseUrl: string,
   extra: Record<string, string> = {},
 ) {
-  const { stdout } = await timed(runtime, "bench/repair_child.ts", {
+  const { ms, stdout } = await timed(runtime, "bench/repair_child.ts", {
     DATABASE_URL: databaseUrl,
     ...extra,
   });
   const report = JSON.parse(stdout.trim().split("\n").at(-1)!);
   if (report.status !== "repaired") throw new Error(`repair ended ${report.status}`);
-  return report as { ms: number; peakMiB: number; generated: number };
+  await verify(databaseUrl);
+  return { ms, peakMiB: report.peakMiB as number, generated: report.generated as number };
+}
+
+/** Every user has a code and no code is held twice, or throw. */
+async function verify(databaseUrl: string): Promise<void> {
+  let row: { total: number; distinct_codes: number; missing: number };
+  if (databaseUrl.startsWith("sqlite:")) {
+    const db = new DatabaseSync(databaseUrl.slice("sqlite://".length));
+    row = db.prepare(
+      `SELECT count(*) AS total, count(DISTINCT invite_code) AS distinct_codes,
+         coalesce(sum(invite_code IS NULL OR trim(invite_code) = ''), 0) AS missing FROM "user"`,
+    ).get() as typeof row;
+    db.close();
+  } else {
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    [row] = await sql.unsafe(
+      `SELECT count(*)::int AS total, count(DISTINCT invite_code)::int AS distinct_codes,
+         count(*) FILTER (WHERE invite_code IS NULL OR btrim(invite_code) = '')::int AS missing
+       FROM "user"`,
+    );
+    await sql.end();
+  }
+  if (row.missing !== 0 || row.distinct_codes !== row.total) {
+    throw new Error(
+      `verification failed: ${row.missing} missing, ${row.total - row.distinct_codes} duplicated`,
+    );
+  }
+}
+
+/** Milliseconds of a whole python3 process (a floor or the original). */
+async function python(args: string[], extraEnv: Record<string, string>): Promise<number> {
+  const started = performance.now();
+  // SQLAlchemy takes postgresql://, not the postgres:// the embedded server gives.
+  const url = extraEnv.DATABASE_URL?.replace(/^postgres:/, "postgresql:");
+  const child = spawn(PYTHON, args, {
+    env: { ...env, ...extraEnv, ...(url ? { DATABASE_URL: url } : {}) },
+  });
+  let stderr = "";
+  child.stdout.on("data", () => {});
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (status !== 0) throw new Error(`python3 ${args.join(" ")} failed: ${stderr.slice(-300)}`);
+  return performance.now() - started;
+}
+
+/** Serve `script` and load it with wrk; null when wrk is not installed. */
+async function underLoad(runtime: string, script: string, extraEnv: Record<string, string>) {
+  if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) {
+    say("wrk is not installed (apt-get install wrk): no probe rows");
+    return null;
+  }
+  const port = String(await freePort());
+  const [cmd, args] = command(runtime, join(ROOT, script));
+  const server = spawn(cmd, args, {
+    env: {
+      ...env,
+      ...extraEnv,
+      HEALTH_HOST: "127.0.0.1",
+      HEALTH_PORT: port,
+      DENO_NO_UPDATE_CHECK: "1",
+    },
+    stdio: "ignore",
+  });
+  try {
+    const url = `http://127.0.0.1:${port}/health/invite-codes`;
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(url).then((r) => r.text().then(() => true), () => false)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const wrk = spawnSync("wrk", ["-t2", "-c50", "-d10s", "--latency", url], { encoding: "utf8" });
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1]);
+    const p99 = /^\s+99%\s+(\S+)/m.exec(wrk.stdout)?.[1] ?? "?";
+    return { rps, p99 };
+  } finally {
+    server.kill("SIGTERM");
+  }
 }
 
 // ---------------------------------------------------------------------------
 // PostgreSQL
 
-const server = env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres();
+const server = env.BENCH_DATABASE_URL
+  ? undefined
+  : await startEmbeddedPostgres({ bin: env.BENCH_POSTGRES_BIN });
 const serverUrl = env.BENCH_DATABASE_URL ?? server!.url;
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
 const urlOf = (database: string) => {
@@ -135,15 +225,17 @@ async function freshCopy(template: string): Promise<string> {
   return urlOf("bench_run");
 }
 
-/** One UPDATE statement on a fresh copy; returns its milliseconds. */
+/** One UPDATE on a fresh copy, as a whole python3 + psycopg2 process. */
 async function floor(template: string, setup: string, update: string): Promise<number> {
-  const sql = postgres(await freshCopy(template), { max: 1, onnotice: () => {} });
+  const url = await freshCopy(template);
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
   await sql.unsafe(setup);
-  const started = performance.now();
-  await sql.unsafe(update);
-  const ms = performance.now() - started;
   await sql.end();
-  return ms;
+  const script = `import os, psycopg2
+c = psycopg2.connect(os.environ["DATABASE_URL"])
+c.cursor().execute(os.environ["FLOOR_SQL"])
+c.commit()`;
+  return await python(["-c", script], { DATABASE_URL: url, FLOOR_SQL: update });
 }
 
 try {
@@ -207,46 +299,98 @@ try {
     referenceMs: atomic.ms,
   });
 
-  say(`no-op start on ${USERS} users with codes`);
-  const done = await freshCopy("bench_missing");
-  await measuredRepair(RUNTIMES[0], done);
-  const sql = postgres(done, { max: 1, onnotice: () => {} });
-  await sql.unsafe(`VACUUM ANALYZE "user"`);
-  const plan = (await sql.unsafe(
-    `EXPLAIN SELECT count(*), count(*) FILTER (WHERE invite_code IS NULL OR btrim(invite_code) = '')
-     FROM "user"`,
-  )).map((r) => r["QUERY PLAN"]).join(" / ");
-  await sql.end();
-  say(`no-op count plan: ${plan}`);
-  for (const runtime of RUNTIMES) {
-    const empty = await startTime(runtime, "bench/empty.ts", {});
-    const noop = await startTime(runtime, "mod.ts", { DATABASE_URL: done });
-    rows.push({
-      what: `PostgreSQL no-op start, ${USERS} users (median of ${RUNS})`,
-      runtime,
-      ms: noop,
-      reference: "empty script",
-      referenceMs: empty,
-    });
+  const original = join(ROOT, "bench", "original.py");
+  const cache = mkdtempSync(join(tmpdir(), "invite-code-bench-cache-"));
+  for (const users of [...new Set([100_000, USERS])]) {
+    const template = users === USERS ? "bench_missing" : "bench_100k";
+    if (users !== USERS) await createTemplate(template, users);
+    say(`no-op start on ${users} users with codes, next to the original`);
+    const done = await freshCopy(template);
+    await measuredRepair(RUNTIMES[0], done);
+    const sql = postgres(done, { max: 1, onnotice: () => {} });
+    await sql.unsafe(`VACUUM ANALYZE "user"`);
+    await sql.end();
+    const originals: number[] = [];
+    for (let i = 0; i <= RUNS; i++) {
+      originals.push(await python([original], { DATABASE_URL: done }));
+    }
+    const originalMs = median(originals.slice(1));
+    for (const runtime of RUNTIMES) {
+      // As start.sh and the images run it: Node with a warm compile cache.
+      const noop = await startTime(runtime, "mod.ts", {
+        DATABASE_URL: done,
+        NODE_COMPILE_CACHE: cache,
+      });
+      rows.push({
+        what: `PostgreSQL no-op start, ${users} users (median of ${RUNS})`,
+        runtime,
+        ms: noop,
+        reference: "the original (Python, SQLAlchemy)",
+        referenceMs: originalMs,
+      });
+    }
+    if (users === 100_000) {
+      say("backfill of 100000 users, next to the original");
+      const originalBackfill = await python([original], {
+        DATABASE_URL: await freshCopy(template),
+      });
+      for (const runtime of RUNTIMES) {
+        const report = await measuredRepair(runtime, await freshCopy(template), {
+          NODE_COMPILE_CACHE: cache,
+        });
+        rows.push({
+          what: "PostgreSQL backfill, 100000 users",
+          runtime,
+          ms: report.ms,
+          peakMiB: report.peakMiB,
+          reference: "the original (per user, Python)",
+          referenceMs: originalBackfill,
+          speedup: true,
+        });
+      }
+    }
   }
 
-  say(`per-row baseline at ${BASELINE_USERS} users`);
-  await createTemplate("bench_small", BASELINE_USERS);
-  const baseline = JSON.parse(
-    (await timed("node", "bench/baseline.ts", {
-      DATABASE_URL: await freshCopy("bench_small"),
-    })).stdout,
-  ).ms as number;
-  const small = await measuredRepair(RUNTIMES[0], await freshCopy("bench_small"));
+  say("50000 users, 5000 missing, with and without an index on the column");
+  for (const indexed of [true, false]) {
+    const name = indexed ? "bench_indexed" : "bench_unindexed";
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+    const sql = postgres(urlOf(name), { max: 1, onnotice: () => {} });
+    await sql.unsafe(createUserTableSql({ users: 50_000, unique: indexed }));
+    await sql.unsafe(
+      seedUsersSql({ users: 50_000, missing: 5_000, unique: indexed }, POSTGRES_SEED),
+    );
+    await sql.unsafe(`VACUUM ANALYZE "user"`);
+    await sql.end();
+  }
+  const indexedMs = (await measuredRepair(RUNTIMES[0], await freshCopy("bench_indexed"))).ms;
+  const unindexed = await measuredRepair(RUNTIMES[0], await freshCopy("bench_unindexed"));
   rows.push({
-    what: `PostgreSQL backfill, ${BASELINE_USERS} users`,
+    what: "PostgreSQL backfill, 50000 users / 5000 missing, no index on the column",
     runtime: RUNTIMES[0],
-    ms: small.ms,
-    peakMiB: small.peakMiB,
-    reference: "original per-row algorithm",
-    referenceMs: baseline,
-    speedup: true,
+    ms: unindexed.ms,
+    peakMiB: unindexed.peakMiB,
+    reference: "same, with the unique index",
+    referenceMs: indexedMs,
   });
+
+  say("the probe under load (wrk), next to a static Hono route served the same way");
+  const probeDb = await freshCopy("bench_100k");
+  await measuredRepair(RUNTIMES[0], probeDb);
+  for (const runtime of RUNTIMES) {
+    const probe = await underLoad(runtime, "health.ts", { DATABASE_URL: probeDb });
+    const still = await underLoad(runtime, "bench/static.ts", {});
+    if (!probe || !still) break;
+    rows.push({
+      what: `probe, 100000 users, wrk 50 connections 10 s: requests/s (p99 ${probe.p99})`,
+      runtime,
+      ms: probe.rps,
+      reference: `static Hono route (p99 ${still.p99})`,
+      referenceMs: still.rps,
+      count: true,
+    });
+  }
 } finally {
   await admin.unsafe(`DROP DATABASE IF EXISTS bench_run WITH (FORCE)`).catch(() => {});
   await admin.end();
@@ -270,14 +414,19 @@ try {
     return path;
   };
 
-  const floorDb = new DatabaseSync(copy());
-  const started = performance.now();
-  floorDb.exec(`UPDATE "user" SET invite_code = printf('%08X', rowid) WHERE invite_code IS NULL`);
-  const sqliteFloor = performance.now() - started;
-  floorDb.close();
+  const sqliteFloor = await python([
+    "-c",
+    `import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE \\"user\\" SET invite_code = printf('%08X', rowid) WHERE invite_code IS NULL")
+c.commit()`,
+    copy(),
+  ], {});
 
   for (const runtime of RUNTIMES) {
-    const report = await measuredRepair(runtime, `sqlite:///${copy()}`);
+    const report = await measuredRepair(runtime, `sqlite:///${copy()}`, {
+      NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
+    });
     rows.push({
       what: `SQLite backfill, ${SQLITE_USERS} users, atomic`,
       runtime,
@@ -293,7 +442,10 @@ try {
     rows.push({
       what: `SQLite no-op start, ${SQLITE_USERS} users (median of ${RUNS})`,
       runtime,
-      ms: await startTime(runtime, "mod.ts", { DATABASE_URL: `sqlite:///${done}` }),
+      ms: await startTime(runtime, "mod.ts", {
+        DATABASE_URL: `sqlite:///${done}`,
+        NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
+      }),
       reference: "empty script",
       referenceMs: await startTime(runtime, "bench/empty.ts", {}),
     });
@@ -305,7 +457,7 @@ try {
 // ---------------------------------------------------------------------------
 
 const versions = RUNTIMES.map((r) => {
-  const out = spawnSync(r, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
+  const out = spawnSync(r, ["--version"], { encoding: "utf8", env }).stdout.split("\n")[0];
   return `${r} ${out.replace(/^v/, "").replace(/^deno /, "")}`;
 }).join(", ");
 console.log(
@@ -318,13 +470,18 @@ console.log(
 console.log("|---|---|---:|---:|---|---:|---:|");
 function ratio(r: Row): string {
   if (!r.referenceMs) return "";
+  if (r.count) return `${(r.ms / r.referenceMs).toFixed(2)}x`;
   return r.speedup
     ? `${(r.referenceMs / r.ms).toFixed(0)}x faster`
     : `${(r.ms / r.referenceMs).toFixed(2)}x`;
 }
 for (const r of rows) {
   const seconds = (ms: number) =>
-    ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+    r.count
+      ? `${ms.toFixed(0)}/s`
+      : ms >= 1000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : `${ms.toFixed(0)} ms`;
   console.log(
     `| ${r.what} | ${r.runtime} | ${seconds(r.ms)} | ${
       r.peakMiB ? `${r.peakMiB.toFixed(0)} MiB` : ""

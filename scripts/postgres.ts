@@ -50,6 +50,8 @@ export interface ServerOptions {
   tls?: { cert: string; key: string; ca?: string };
   /** pg_hba.conf lines; default: password auth for everyone over TCP and sockets. */
   hba?: string[];
+  /** A PostgreSQL bin folder to use instead of the embedded binaries. */
+  bin?: string;
 }
 
 const PASSWORD = "embedded-test-pw";
@@ -60,7 +62,7 @@ export async function startEmbeddedPostgres(
   options: ServerOptions | string[] = {},
 ): Promise<TestServer> {
   const opts: ServerOptions = Array.isArray(options) ? { settings: options } : options;
-  const bin = binaries();
+  const bin = opts.bin ?? binaries();
   const owner = isRoot ? postgresUser() : undefined;
   const dir = mkdtempSync(join(tmpdir(), "invite-code-pg-"));
   chmodSync(dir, 0o755);
