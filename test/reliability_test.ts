@@ -274,30 +274,12 @@ describe("concurrent writers", () => {
   before(async () => (pg = await postgresFixture()));
   after(() => pg.close());
 
-  test("another connection inserts and clears codes while the repair runs", async () => {
-    await pg.seed({ users: 120_000, missing: 100_000 });
+  /** A repair through the CLI while `write` runs in a loop on a connection of its own. */
+  async function repairWhileWriting(write: (writer: postgres.Sql, i: number) => Promise<void>) {
     const writer = postgres(pg.env.DATABASE_URL, { max: 1 });
-    const written = new Map<string, string>();
     let writing = true;
-    let collisions = 0;
     const writes = (async () => {
-      for (let i = 0; writing; i++) {
-        const [code] = generateInviteCodes(1, 6);
-        const id = `writer-${i}`;
-        try {
-          await writer`INSERT INTO "user" (id, name, email, role, profile_image_url, created_at,
-            updated_at, last_active_at, invite_code)
-            VALUES (${id}, 'W', 'w@example.com', 'user', '/u.png', 0, 0, 0, ${code})`;
-          written.set(id, code);
-        } catch (error) {
-          // The repair handed out this code first: the constraint refuses the
-          // writer, as it would refuse the app, which then draws another.
-          if ((error as { code?: string }).code !== "23505") throw error;
-          collisions++;
-        }
-        await writer`UPDATE "user" SET invite_code = NULL WHERE id = (
-          SELECT id FROM "user" WHERE invite_code LIKE 'X%' AND length(invite_code) = 8 LIMIT 1)`;
-      }
+      for (let i = 0; writing; i++) await write(writer, i);
     })();
     try {
       const result = await cli([], pg.env);
@@ -308,6 +290,29 @@ describe("concurrent writers", () => {
       await writes;
       await writer.end();
     }
+  }
+
+  test("another connection inserts and clears codes while the repair runs", async () => {
+    await pg.seed({ users: 120_000, missing: 100_000 });
+    const written = new Map<string, string>();
+    let collisions = 0;
+    await repairWhileWriting(async (writer, i) => {
+      const [code] = generateInviteCodes(1, 6);
+      const id = `writer-${i}`;
+      try {
+        await writer`INSERT INTO "user" (id, name, email, role, profile_image_url, created_at,
+          updated_at, last_active_at, invite_code)
+          VALUES (${id}, 'W', 'w@example.com', 'user', '/u.png', 0, 0, 0, ${code})`;
+        written.set(id, code);
+      } catch (error) {
+        // The repair handed out this code first: the constraint refuses the
+        // writer, as it would refuse the app, which then draws another.
+        if ((error as { code?: string }).code !== "23505") throw error;
+        collisions++;
+      }
+      await writer`UPDATE "user" SET invite_code = NULL WHERE id = (
+        SELECT id FROM "user" WHERE invite_code LIKE 'X%' AND length(invite_code) = 8 LIMIT 1)`;
+    });
     const rows = await pg.rows();
     const byId = new Map(rows.map((r) => [r.id, r.code]));
     assert.ok(written.size > 0);
@@ -323,31 +328,18 @@ describe("concurrent writers", () => {
 
   test("another connection fills rows the repair is about to fill: its codes survive", async () => {
     await pg.seed({ users: 150_000, missing: 150_000 });
-    const writer = postgres(pg.env.DATABASE_URL, { max: 1 });
     const filled = new Map<string, string>();
-    let writing = true;
-    const writes = (async () => {
-      for (let i = 0; writing; i++) {
-        // Lowercase codes: never one the repair generates. Rows from the end
-        // of the table, ahead of the repair's walk.
-        const rows = await writer<{ id: string; code: string }[]>`
-          UPDATE "user" SET invite_code = 'w' || lpad(${i}::text, 7, '0')
-          WHERE id = (SELECT id FROM "user" WHERE invite_code IS NULL
-                      ORDER BY ctid DESC LIMIT 1 OFFSET ${i % 50})
-            AND invite_code IS NULL
-          RETURNING id, invite_code AS code`;
-        for (const row of rows) filled.set(row.id, row.code);
-      }
-    })();
-    try {
-      const result = await cli([], pg.env);
-      assert.equal(result.code, 0);
-      assert.doesNotMatch(result.stdout, /WARNING/, result.stdout);
-    } finally {
-      writing = false;
-      await writes;
-      await writer.end();
-    }
+    await repairWhileWriting(async (writer, i) => {
+      // Lowercase codes: never one the repair generates. Rows from the end
+      // of the table, ahead of the repair's walk.
+      const rows = await writer<{ id: string; code: string }[]>`
+        UPDATE "user" SET invite_code = 'w' || lpad(${i}::text, 7, '0')
+        WHERE id = (SELECT id FROM "user" WHERE invite_code IS NULL
+                    ORDER BY ctid DESC LIMIT 1 OFFSET ${i % 50})
+          AND invite_code IS NULL
+        RETURNING id, invite_code AS code`;
+      for (const row of rows) filled.set(row.id, row.code);
+    });
     assert.ok(filled.size > 0, "the writer filled rows while the repair ran");
     const byId = new Map((await pg.rows()).map((r) => [r.id, r.code]));
     for (const [id, code] of filled) assert.equal(byId.get(id), code, "the writer's code survives");
