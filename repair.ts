@@ -62,6 +62,8 @@ const DEFAULT_CHUNK = 50_000;
 const ANALYZE_AFTER = 10_000;
 /** Rounds of new codes for rows whose code a concurrent writer also took. */
 const RELEASE_ROUNDS = 3;
+/** How long the best-effort work after the commit may take. */
+const UPKEEP_MS = 10_000;
 
 /**
  * Give every user without an invite code a unique one. Never throws: a
@@ -91,14 +93,37 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     durationMs: 0,
   };
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let upkeepDeadline: number | undefined;
   let db: Database | undefined;
   try {
     const target = resolveTarget(env);
     secrets = target.secrets;
     report.database = target.display;
-    const opened = await openDatabase(target, { deadline: () => deadline, log }, env);
+    const opened = await openDatabase(
+      target,
+      { deadline: () => upkeepDeadline ?? deadline, log },
+      env,
+    );
     db = opened;
-    await withDeadline(deadline, opened, () => repairOpen(opened, report, options, log, deadline));
+    const committed = await withDeadline(
+      deadline,
+      opened,
+      () => repairOpen(opened, report, options, log, deadline),
+    );
+    // The codes are committed: upkeep gets a short bound of its own, and
+    // nothing it meets can turn the report into a failure.
+    if (committed) {
+      upkeepDeadline = Date.now() + UPKEEP_MS;
+      try {
+        await withDeadline(
+          upkeepDeadline,
+          opened,
+          () => afterCommit(committed.table, committed.backfill, report, log),
+        );
+      } catch (error) {
+        log(LOG.maintenanceSkipped(describeFailure(error, secrets).message));
+      }
+    }
   } catch (error) {
     report.status = "failed";
     report.error = describeFailure(error, secrets);
@@ -112,13 +137,19 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
   return report;
 }
 
+/** What a repair committed, for the upkeep after it; undefined when nothing was written. */
+interface Committed {
+  table: UserTable;
+  backfill: Backfill;
+}
+
 async function repairOpen(
   db: Database,
   report: RepairReport,
   options: RepairOptions,
   log: (line: string) => void,
   deadline: number,
-): Promise<void> {
+): Promise<Committed | undefined> {
   const schema = await db.schema();
   report.schema = schema.facts;
   if (schema.absence !== null) {
@@ -164,9 +195,7 @@ async function repairOpen(
   }
   report.status = "repaired";
   log(LOG.success(backfill.generated));
-  // From here on the work is committed: what follows cannot undo it, and a
-  // failure here is never reported as a failed repair.
-  await afterCommit(table, backfill, report, log);
+  return { table, backfill };
 }
 
 /** Best-effort work after the codes committed. */

@@ -257,11 +257,9 @@ export function openPostgres(
       },
 
       async analyze(): Promise<void> {
-        try {
-          await sql.unsafe(`ANALYZE ${table}`);
-        } catch (error) {
-          throw translateError(error);
-        }
+        // In a transaction of its own, so the deadline bounds it: ANALYZE
+        // waits for a lock autovacuum may hold on a freshly updated table.
+        await inTransaction("default", (tx) => tx.unsafe(`ANALYZE ${table}`));
       },
     };
   }

@@ -93,8 +93,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "upkeep after the commit reported as a failure",
     file: "repair.ts",
-    from: "    log(LOG.maintenanceSkipped(describeFailure(error, []).message));",
-    to: "    throw error;",
+    from: "        log(LOG.maintenanceSkipped(describeFailure(error, secrets).message));",
+    to: "        throw error;",
     tests: ["test/reliability_test.ts"],
   },
   {

@@ -99,8 +99,11 @@ describe("reach: sockets, IPv6, TLS and odd passwords, as SQLAlchemy + psycopg2 
         "local all all scram-sha-256",
         "hostssl all certuser 127.0.0.1/32 cert",
         "hostssl all certuser ::1/128 cert",
+        // sslonly may only come over TLS, plainonly only without it.
         "hostssl all sslonly 127.0.0.1/32 scram-sha-256",
+        "hostnossl all sslonly 127.0.0.1/32 reject",
         "hostnossl all plainonly 127.0.0.1/32 scram-sha-256",
+        "hostssl all plainonly 127.0.0.1/32 reject",
         "host all all 127.0.0.1/32 scram-sha-256",
         "host all all ::1/128 scram-sha-256",
       ],

@@ -455,6 +455,28 @@ describe("outages and faults", () => {
     assert.deepEqual(await pg.rows(), before, "nothing half-written");
   }
 
+  test("statistics upkeep blocked after the commit: INFO, never a failed repair", async () => {
+    await pg.seed({ users: 20_000, missing: 20_000 });
+    // As autovacuum can: a lock ANALYZE waits for, but the UPDATE does not.
+    const holder = admin(new URL(pg.env.DATABASE_URL).pathname.slice(1));
+    try {
+      await holder.begin(async (tx) => {
+        await tx`LOCK TABLE "user" IN SHARE UPDATE EXCLUSIVE MODE`;
+        const started = Date.now();
+        const result = await cli(["--strict", "--json"], pg.env);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(JSON.parse(result.stdout).status, "repaired");
+        assert.ok(result.stderr.includes(LOG.success(20_000)), result.stderr);
+        assert.match(result.stderr, literal(LOG.maintenanceSkipped("")));
+        assert.doesNotMatch(result.stderr, /WARNING/);
+        assert.ok(Date.now() - started < 60_000, "bounded well inside --timeout");
+      });
+    } finally {
+      await holder.end();
+    }
+    assert.equal(countMissing(await pg.rows()), 0);
+  });
+
   test("a role without UPDATE permission", async () => {
     await pg.seed({ users: 50, missing: 20 });
     await assertFailsOpen(
