@@ -87,6 +87,8 @@ export function probeSettings(env: Env): ProbeSettings {
 /** The probe's app and what it holds open. */
 export interface Probe {
   app: Hono;
+  /** The database it checks, safe to print ("unsupported" when the URL is not usable). */
+  database: string;
   inspector: Inspector;
   stats: ProbeStats;
   close(): Promise<void>;
@@ -187,6 +189,7 @@ export function createProbe(
 
   return {
     app,
+    database: target instanceof Error ? "unsupported" : target.display,
     inspector,
     stats,
     async close() {
@@ -209,12 +212,8 @@ export async function serveProbe(env: Env = process.env): Promise<void> {
   const settings = probeSettings(env);
   const probe = createProbe({ env, settings });
   const stop = await serveFetch(probe.app.fetch, settings.host, settings.port);
-  let location = "unsupported";
-  try {
-    location = resolveTarget(env).display;
-  } catch { /* the first check reports why */ }
   console.log(
-    PROBE_LOG.listening(`http://${settings.host}:${settings.port}${PROBE_PATH}`, location),
+    PROBE_LOG.listening(`http://${settings.host}:${settings.port}${PROBE_PATH}`, probe.database),
   );
 
   let stopping = false;
