@@ -205,7 +205,7 @@ export function postgresTarget(
     }
   }
   // Problems with hosts, ports and TLS modes surface now, not at connect.
-  endpoints(conninfo, env);
+  endpoints(conninfo);
   sslMode(conninfo);
   return {
     dialect: "postgres",
@@ -352,13 +352,12 @@ export type Endpoint =
  *
  * @example
  * ```ts
- * endpoints({ host: "/var/run/postgresql", port: "5432" }, {});
+ * endpoints({ host: "/var/run/postgresql", port: "5432" });
  * // [{ kind: "unix", path: "/var/run/postgresql/.s.PGSQL.5432", label: "/var/run/postgresql" }]
  * ```
- * @param conninfo The keywords.
- * @param _env Unused; libpq's compiled-in defaults stand where keywords are silent.
+ * @param conninfo The keywords; where they are silent, libpq's compiled-in defaults stand.
  */
-export function endpoints(conninfo: Conninfo, _env: Env = {}): Endpoint[] {
+export function endpoints(conninfo: Conninfo): Endpoint[] {
   const hosts = (conninfo.host ?? "").split(",");
   const addresses = conninfo.hostaddr === undefined ? [] : conninfo.hostaddr.split(",");
   if (addresses.length > 0 && conninfo.host !== undefined && addresses.length !== hosts.length) {
@@ -441,7 +440,7 @@ export function driverOptions(
   const conninfo = target.conninfo;
   const username = conninfo.user ?? osUser();
   const database = conninfo.dbname ?? username;
-  const list = endpoints(conninfo, env);
+  const list = endpoints(conninfo);
   if (conninfo.load_balance_hosts === "random") shuffle(list);
   const password = conninfo.password ?? passwordFromFile(conninfo, env, list, database, username);
   const timeout = Number(conninfo.connect_timeout ?? 0);
