@@ -81,7 +81,7 @@ async function look(db: Database): Promise<Inspection> {
   if (schema.absence !== null) {
     return { ...result, status: "absent", reason: schema.absence };
   }
-  const { total, missing } = await schema.table.counts();
+  const { total, missing } = schema.counts;
   const duplicates = await schema.table.duplicates();
   Object.assign(result, { total, missing, duplicates });
   if (missing > 0) {

@@ -159,9 +159,9 @@ async function repairOpen(
   }
   const table = schema.table;
   const longest = longestCodeFor(schema.facts);
-  // A quick look without the lock keeps the common start (nothing missing)
-  // free of writes and waits.
-  const before = await table.counts();
+  // The schema's look counts without the lock: the common start (nothing
+  // missing) stays free of writes and waits.
+  const before = schema.counts;
   report.total = before.total;
   report.missing = before.missing;
   const duplicated = options.fixDuplicates ? await table.duplicates() : 0;

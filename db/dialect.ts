@@ -47,10 +47,14 @@ export interface SchemaFacts {
   indexed: boolean;
 }
 
-/** The schema as found: a table to work on, or why there is none. */
+/**
+ * The schema as found: a table to work on and its counts, or why there is
+ * none. Counting comes with the look because every caller needs both, and
+ * together they take one transaction, which every start runs.
+ */
 export type Schema =
-  | { facts: SchemaFacts; absence: string; table?: undefined }
-  | { facts: SchemaFacts; absence: null; table: UserTable };
+  | { facts: SchemaFacts; absence: string; table?: undefined; counts?: undefined }
+  | { facts: SchemaFacts; absence: null; table: UserTable; counts: Counts };
 
 /** Row counts of the table. */
 export interface Counts {
@@ -75,7 +79,6 @@ export interface AssignResult {
 
 /** The `"user"` table with its `invite_code` column, known to exist. */
 export interface UserTable {
-  counts(): Promise<Counts>;
   /** Users holding a code that another user also holds, less one per code. */
   duplicates(): Promise<number>;
   /**
@@ -114,8 +117,8 @@ export interface RepairTransaction {
 export interface Database {
   readonly dialect: DialectName;
   /**
-   * Look at the schema now; never cached, so a long-lived probe sees a
-   * migration that adds the column.
+   * Look at the schema now, and count the table when it is there; never
+   * cached, so a long-lived probe sees a migration that adds the column.
    */
   schema(): Promise<Schema>;
   /** Close, abandoning anything in flight when `force` is set. */
@@ -180,20 +183,18 @@ export function remainingMs(deadline: () => number): number {
 }
 
 /**
- * The schema as the repair sees it: a handle to the table only when the
- * facts show the table and column.
+ * Why the repair has nothing to work on, or null when the table and column
+ * are there.
  *
  * @param facts What the dialect found.
  * @param where How the database is named in a reason (a SQLite path).
- * @param table Makes the handle; called only when the column exists.
  */
-export function locate(facts: SchemaFacts, where: string, table: () => UserTable): Schema {
-  const absence = !facts.databaseExists
+export function absence(facts: SchemaFacts, where: string): string | null {
+  return !facts.databaseExists
     ? `database file ${where} does not exist yet`
     : !facts.tableExists
     ? `table "${facts.table}" does not exist`
     : !facts.columnExists
     ? `column ${facts.column} does not exist in table "${facts.table}"`
     : null;
-  return absence === null ? { facts, absence, table: table() } : { facts, absence };
 }

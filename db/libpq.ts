@@ -595,6 +595,12 @@ export interface Connector {
   retryOtherWay(error: unknown): boolean;
   /** A query succeeded: the current endpoint is the one to keep. */
   settled(): void;
+  /**
+   * Resolves once every socket handed out has sent its last byte (the
+   * Terminate message) or closed. The server then takes a few more
+   * milliseconds to end its backend, which nobody needs to wait for.
+   */
+  hungUp(): Promise<void>;
 }
 
 interface ConnectorSettings {
@@ -617,6 +623,7 @@ function connector(
   // next call starts after the endpoint that was rejected.
   let start = 0;
   let unsettled = 0;
+  const open = new Set<Socket | TLSSocket>();
 
   async function attempt(endpoint: Endpoint): Promise<Socket | TLSSocket> {
     const limit = Math.min(settings.perAttemptMs, Math.max(1, settings.deadline() - Date.now()));
@@ -649,6 +656,8 @@ function connector(
           if (options.host.length > 0 && unsettled <= list.length) {
             start = (index + 1) % list.length;
           }
+          open.add(socket);
+          socket.once("close", () => open.delete(socket));
           return socket;
         } catch (error) {
           failures.push(`${list[index].label}: ${errorMessage(error)}`);
@@ -670,6 +679,16 @@ function connector(
     settled() {
       unsettled = 0;
       start = 0;
+    },
+    async hungUp() {
+      await Promise.all(
+        [...open].map((socket) =>
+          socket.writableFinished || socket.destroyed ? undefined : new Promise<void>((resolve) => {
+            socket.once("finish", resolve);
+            socket.once("close", resolve);
+          })
+        ),
+      );
     },
   };
 }

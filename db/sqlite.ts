@@ -8,11 +8,11 @@
 import { existsSync } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import {
+  absence,
   COLUMN,
   type Counts,
   type Cursor,
   type Database,
-  locate,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
@@ -117,7 +117,14 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
     schema(): Promise<Schema> {
       return promised(() => {
         const found = facts();
-        return locate(found.facts, target.path, () => userTable(found.handle!, found.facts));
+        const reason = absence(found.facts, target.path);
+        if (reason !== null) return { facts: found.facts, absence: reason };
+        return {
+          facts: found.facts,
+          absence: null,
+          table: userTable(found.handle!, found.facts),
+          counts: countsOf(found.handle!),
+        };
       });
     },
 
@@ -129,14 +136,16 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
   };
 }
 
-function userTable(db: DatabaseSync, facts: SchemaFacts): UserTable {
-  const counts = () =>
+function countsOf(db: DatabaseSync): Counts {
+  return run(() =>
     db.prepare(
       `SELECT count(*) AS total, coalesce(sum(${MISSING}), 0) AS missing FROM ${TBL}`,
-    ).get() as unknown as Counts;
-  return {
-    counts: () => promised(counts),
+    ).get() as unknown as Counts
+  );
+}
 
+function userTable(db: DatabaseSync, facts: SchemaFacts): UserTable {
+  return {
     duplicates: () =>
       promised(() => {
         if (facts.unique) return 0;
@@ -157,7 +166,7 @@ function userTable(db: DatabaseSync, facts: SchemaFacts): UserTable {
       try {
         const assigner = run(() => prepareAssign(db, facts));
         const result = await work({
-          countMissing: () => promised(() => counts().missing),
+          countMissing: () => promised(() => countsOf(db).missing),
           clearDuplicates: () =>
             promised(() =>
               Number(
