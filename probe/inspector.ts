@@ -26,6 +26,8 @@ export interface Observed {
 export interface Inspector {
   /** The latest answer, fresh or at most `cacheMs + timeoutMs` old. */
   latest(): Promise<Observed>;
+  /** What `latest()` would give without waiting, or undefined when it would wait. */
+  current(): Observed | undefined;
   /** Look now, sharing an inspection already running. */
   refresh(): Promise<Observed>;
   /** Inspections run so far: what the database actually saw. */
@@ -97,13 +99,18 @@ export function createInspector(options: InspectorOptions): Inspector {
     return inFlight;
   }
 
+  function current(): Observed | undefined {
+    if (!cached) return undefined;
+    const age = Date.now() - cached.at;
+    return age < cacheMs || (inFlight && age < cacheMs + timeoutMs) ? cached : undefined;
+  }
+
   return {
     latest() {
-      const age = cached ? Date.now() - cached.at : Infinity;
-      if (cached && age < cacheMs) return Promise.resolve(cached);
-      if (inFlight && cached && age < cacheMs + timeoutMs) return Promise.resolve(cached);
-      return refresh();
+      const now = current();
+      return now ? Promise.resolve(now) : refresh();
     },
+    current,
     refresh,
     get inspections() {
       return inspections;

@@ -46,6 +46,7 @@ async function get(url: string, init?: RequestInit) {
   return {
     status: response.status,
     type: response.headers.get("content-type"),
+    cacheControl: response.headers.get("cache-control"),
     body: await response.text(),
   };
 }
@@ -75,6 +76,8 @@ for (const [dialect, open] of FIXTURES) {
         const before = await get(`${base}/health/invite-codes`);
         assert.equal(before.status, 503);
         assert.equal(before.type, "application/health+json");
+        // A cache between the orchestrator and the probe must not replay an old verdict.
+        assert.equal(before.cacheControl, "no-store");
         const body = JSON.parse(before.body);
         assert.equal(body.status, "fail");
         assert.equal(body.missing, 7);
@@ -89,7 +92,12 @@ for (const [dialect, open] of FIXTURES) {
         assert.equal(body.checks["invite_codes:users"][0].observedValue, 20);
         assert.ok(!Number.isNaN(Date.parse(body.checks["invite_codes:missing"][0].time)));
         const text = await get(`${base}/health/invite-codes?format=text`);
-        assert.deepEqual([text.status, text.body], [503, "missing=7\n"]);
+        assert.deepEqual([text.status, text.body, text.cacheControl], [
+          503,
+          "missing=7\n",
+          "no-store",
+        ]);
+        assert.match(text.type ?? "", /^text\/plain/);
         const accept = await get(`${base}/health/invite-codes`, {
           headers: { Accept: "text/plain" },
         });
