@@ -11,6 +11,7 @@
  * BENCH_PYTHON        the python3 with SQLAlchemy and psycopg2 (default /usr/bin/python3)
  * BENCH_POSTGRES_BIN  a PostgreSQL bin folder to start instead of the embedded
  *                     one (e.g. /usr/lib/postgresql/15/bin, Debian's 15)
+ * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite")
  *
  * Every time is of a whole process, launch to exit, as a container start
  * sees it: the repair (the CLI, `mod.ts`), the original (`original.py`,
@@ -43,6 +44,9 @@ const RUNS = Number(env.BENCH_RUNS ?? 5);
 const RUNTIMES = (env.BENCH_RUNTIMES ?? "node,deno").split(",");
 // Debian's python3, which python3-sqlalchemy and python3-psycopg2 install into.
 const PYTHON = env.BENCH_PYTHON ?? "/usr/bin/python3";
+const SECTIONS = new Set(
+  (env.BENCH_SECTIONS ?? "backfill,start,unindexed,probe,sqlite").split(","),
+);
 const DENO_FLAGS = ["--allow-env", "--allow-net", "--allow-read", "--allow-write"];
 
 interface Row {
@@ -160,8 +164,16 @@ async function python(args: string[], extraEnv: Record<string, string>): Promise
   return performance.now() - started;
 }
 
-/** Serve `script` and load it with wrk; null when wrk is not installed. */
-async function underLoad(runtime: string, script: string, extraEnv: Record<string, string>) {
+/**
+ * Serve `script` and load `query` of the probe's path with wrk; also returns
+ * the body and type of one answer. Null when wrk is not installed.
+ */
+async function underLoad(
+  runtime: string,
+  script: string,
+  query: string,
+  extraEnv: Record<string, string>,
+) {
   if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) {
     say("wrk is not installed (apt-get install wrk): no probe rows");
     return null;
@@ -179,15 +191,19 @@ async function underLoad(runtime: string, script: string, extraEnv: Record<strin
     stdio: "ignore",
   });
   try {
-    const url = `http://127.0.0.1:${port}/health/invite-codes`;
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(url).then((r) => r.text().then(() => true), () => false)) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const url = `http://127.0.0.1:${port}/health/invite-codes${query}`;
+    let answer: { body: string; type: string } | undefined;
+    for (let i = 0; i < 100 && !answer; i++) {
+      answer = await fetch(url).then(
+        async (r) => ({ body: await r.text(), type: r.headers.get("content-type") ?? "" }),
+        () => undefined,
+      );
+      if (!answer) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const wrk = spawnSync("wrk", ["-t2", "-c50", "-d10s", "--latency", url], { encoding: "utf8" });
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1]);
     const p99 = /^\s+99%\s+(\S+)/m.exec(wrk.stdout)?.[1] ?? "?";
-    return { rps, p99 };
+    return { rps, p99, ...answer! };
   } finally {
     server.kill("SIGTERM");
   }
@@ -196,10 +212,11 @@ async function underLoad(runtime: string, script: string, extraEnv: Record<strin
 // ---------------------------------------------------------------------------
 // PostgreSQL
 
-const server = env.BENCH_DATABASE_URL
+const onPostgres = ["backfill", "start", "unindexed", "probe"].some((s) => SECTIONS.has(s));
+const server = env.BENCH_DATABASE_URL || !onPostgres
   ? undefined
   : await startEmbeddedPostgres({ bin: env.BENCH_POSTGRES_BIN });
-const serverUrl = env.BENCH_DATABASE_URL ?? server!.url;
+const serverUrl = env.BENCH_DATABASE_URL ?? server?.url ?? "postgres://localhost/";
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
 const urlOf = (database: string) => {
   const url = new URL(serverUrl);
@@ -215,6 +232,17 @@ async function createTemplate(name: string, users: number, withCodes = 0) {
   await sql.unsafe(seedUsersSql({ users, missing: users - withCodes }, POSTGRES_SEED));
   await sql.unsafe(`VACUUM ANALYZE "user"`);
   await sql.end();
+}
+
+const templates = new Map<number, Promise<string>>();
+/** The template of `users` users without codes, seeded once. */
+function templateOf(users: number): Promise<string> {
+  if (!templates.has(users)) {
+    const name = `bench_${users}`;
+    say(`seeding ${users} PostgreSQL users without codes`);
+    templates.set(users, createTemplate(name, users).then(() => name));
+  }
+  return templates.get(users)!;
 }
 
 /** A fresh copy of `template`, checkpointed so no measurement pays for another's writes. */
@@ -238,226 +266,242 @@ c.commit()`;
   return await python(["-c", script], { DATABASE_URL: url, FLOOR_SQL: update });
 }
 
-try {
-  say(`seeding ${USERS} PostgreSQL users without codes`);
-  await createTemplate("bench_missing", USERS);
-
-  const sequentialFloor = await floor(
-    "bench_missing",
-    `CREATE SEQUENCE floor_seq`,
-    `UPDATE "user" SET invite_code = to_hex(nextval('floor_seq')) WHERE invite_code IS NULL`,
-  );
-  say(`floor (sequential values): ${sequentialFloor.toFixed(0)} ms`);
-  // Unique values scattered over the key space, as random codes are: a
-  // bijective 32-bit mix of a sequence (one SQL function call per row).
-  const scatteredFloor = await floor(
-    "bench_missing",
-    `CREATE SEQUENCE floor_seq;
+if (onPostgres) {
+  try {
+    if (SECTIONS.has("backfill")) {
+      const sequentialFloor = await floor(
+        await templateOf(USERS),
+        `CREATE SEQUENCE floor_seq`,
+        `UPDATE "user" SET invite_code = to_hex(nextval('floor_seq')) WHERE invite_code IS NULL`,
+      );
+      say(`floor (sequential values): ${sequentialFloor.toFixed(0)} ms`);
+      // Unique values scattered over the key space, as random codes are: a
+      // bijective 32-bit mix of a sequence (one SQL function call per row).
+      const scatteredFloor = await floor(
+        await templateOf(USERS),
+        `CREATE SEQUENCE floor_seq;
      CREATE FUNCTION mix32(h bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
        SELECT (x >> 16) # x FROM (SELECT ((((y >> 16) # y) * 73244475) % 4294967296) AS x
        FROM (SELECT ((((h >> 16) # h) * 73244475) % 4294967296) AS y) a) b $$`,
-    `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
+        `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
      WHERE invite_code IS NULL`,
-  );
-  say(`floor (scattered values): ${scatteredFloor.toFixed(0)} ms`);
+      );
+      say(`floor (scattered values): ${scatteredFloor.toFixed(0)} ms`);
 
-  for (const runtime of RUNTIMES) {
-    const report = await measuredRepair(runtime, await freshCopy("bench_missing"));
-    say(
-      `${runtime} repair of ${USERS}: ${report.ms.toFixed(0)} ms, peak ${
-        report.peakMiB.toFixed(0)
-      } MiB`,
-    );
-    rows.push({
-      what: `PostgreSQL backfill, ${USERS} users, atomic`,
-      runtime,
-      ms: report.ms,
-      peakMiB: report.peakMiB,
-      reference: "floor: one UPDATE, sequential values",
-      referenceMs: sequentialFloor,
-    });
-    rows.push({
-      what: `PostgreSQL backfill, ${USERS} users, atomic`,
-      runtime,
-      ms: report.ms,
-      peakMiB: report.peakMiB,
-      reference: "floor: one UPDATE, scattered values",
-      referenceMs: scatteredFloor,
-    });
-  }
-
-  const atomic = rows.find((r) => r.runtime === RUNTIMES[0])!;
-  const batched = await measuredRepair(RUNTIMES[0], await freshCopy("bench_missing"), {
-    BENCH_BATCH_SIZE: "100000",
-  });
-  rows.push({
-    what: `PostgreSQL backfill, ${USERS} users, --batch-size 100000`,
-    runtime: RUNTIMES[0],
-    ms: batched.ms,
-    peakMiB: batched.peakMiB,
-    reference: "same, atomic",
-    referenceMs: atomic.ms,
-  });
-
-  const original = join(ROOT, "bench", "original.py");
-  const cache = mkdtempSync(join(tmpdir(), "invite-code-bench-cache-"));
-  for (const users of [...new Set([100_000, USERS])]) {
-    const template = users === USERS ? "bench_missing" : "bench_100k";
-    if (users !== USERS) await createTemplate(template, users);
-    say(`no-op start on ${users} users with codes, next to the original`);
-    const done = await freshCopy(template);
-    await measuredRepair(RUNTIMES[0], done);
-    const sql = postgres(done, { max: 1, onnotice: () => {} });
-    await sql.unsafe(`VACUUM ANALYZE "user"`);
-    await sql.end();
-    // Interleaved, run by run, so the original and each runtime share the
-    // machine's moments alike; the first round is a warm-up.
-    const times: Record<string, number[]> = { original: [] };
-    for (const runtime of RUNTIMES) times[runtime] = [];
-    for (let i = 0; i <= RUNS; i++) {
-      const o = await python([original], { DATABASE_URL: done });
-      if (i > 0) times.original.push(o);
       for (const runtime of RUNTIMES) {
-        const { ms } = await timed(runtime, "mod.ts", {
-          DATABASE_URL: done,
-          NODE_COMPILE_CACHE: cache,
-        });
-        if (i > 0) times[runtime].push(ms);
-      }
-    }
-    for (const runtime of RUNTIMES) {
-      // As start.sh and the images run it: Node with a warm compile cache.
-      rows.push({
-        what: `PostgreSQL no-op start, ${users} users (median of ${RUNS}, interleaved)`,
-        runtime,
-        ms: median(times[runtime]),
-        reference: "the original (Python, SQLAlchemy)",
-        referenceMs: median(times.original),
-      });
-    }
-    if (users === 100_000) {
-      say("backfill of 100000 users, next to the original");
-      const originalBackfill = await python([original], {
-        DATABASE_URL: await freshCopy(template),
-      });
-      for (const runtime of RUNTIMES) {
-        const report = await measuredRepair(runtime, await freshCopy(template), {
-          NODE_COMPILE_CACHE: cache,
-        });
+        const report = await measuredRepair(runtime, await freshCopy(await templateOf(USERS)));
+        say(
+          `${runtime} repair of ${USERS}: ${report.ms.toFixed(0)} ms, peak ${
+            report.peakMiB.toFixed(0)
+          } MiB`,
+        );
         rows.push({
-          what: "PostgreSQL backfill, 100000 users",
+          what: `PostgreSQL backfill, ${USERS} users, atomic`,
           runtime,
           ms: report.ms,
           peakMiB: report.peakMiB,
-          reference: "the original (per user, Python)",
-          referenceMs: originalBackfill,
-          speedup: true,
+          reference: "floor: one UPDATE, sequential values",
+          referenceMs: sequentialFloor,
+        });
+        rows.push({
+          what: `PostgreSQL backfill, ${USERS} users, atomic`,
+          runtime,
+          ms: report.ms,
+          peakMiB: report.peakMiB,
+          reference: "floor: one UPDATE, scattered values",
+          referenceMs: scatteredFloor,
         });
       }
+
+      const atomic = rows.find((r) => r.runtime === RUNTIMES[0])!;
+      const batched = await measuredRepair(RUNTIMES[0], await freshCopy(await templateOf(USERS)), {
+        BENCH_BATCH_SIZE: "100000",
+      });
+      rows.push({
+        what: `PostgreSQL backfill, ${USERS} users, --batch-size 100000`,
+        runtime: RUNTIMES[0],
+        ms: batched.ms,
+        peakMiB: batched.peakMiB,
+        reference: "same, atomic",
+        referenceMs: atomic.ms,
+      });
     }
-  }
 
-  say("50000 users, 5000 missing, with and without an index on the column");
-  for (const indexed of [true, false]) {
-    const name = indexed ? "bench_indexed" : "bench_unindexed";
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-    const sql = postgres(urlOf(name), { max: 1, onnotice: () => {} });
-    await sql.unsafe(createUserTableSql({ users: 50_000, unique: indexed }));
-    await sql.unsafe(
-      seedUsersSql({ users: 50_000, missing: 5_000, unique: indexed }, POSTGRES_SEED),
-    );
-    await sql.unsafe(`VACUUM ANALYZE "user"`);
-    await sql.end();
-  }
-  const indexedMs = (await measuredRepair(RUNTIMES[0], await freshCopy("bench_indexed"))).ms;
-  const unindexed = await measuredRepair(RUNTIMES[0], await freshCopy("bench_unindexed"));
-  rows.push({
-    what: "PostgreSQL backfill, 50000 users / 5000 missing, no index on the column",
-    runtime: RUNTIMES[0],
-    ms: unindexed.ms,
-    peakMiB: unindexed.peakMiB,
-    reference: "same, with the unique index",
-    referenceMs: indexedMs,
-  });
+    if (SECTIONS.has("start")) {
+      const original = join(ROOT, "bench", "original.py");
+      const cache = mkdtempSync(join(tmpdir(), "invite-code-bench-cache-"));
+      for (const users of [...new Set([100_000, USERS])]) {
+        const template = await templateOf(users);
+        say(`no-op start on ${users} users with codes, next to the original`);
+        const done = await freshCopy(template);
+        await measuredRepair(RUNTIMES[0], done);
+        const sql = postgres(done, { max: 1, onnotice: () => {} });
+        await sql.unsafe(`VACUUM ANALYZE "user"`);
+        await sql.end();
+        // Interleaved, run by run, so the original and each runtime share the
+        // machine's moments alike; the first round is a warm-up.
+        const times: Record<string, number[]> = { original: [] };
+        for (const runtime of RUNTIMES) times[runtime] = [];
+        for (let i = 0; i <= RUNS; i++) {
+          const o = await python([original], { DATABASE_URL: done });
+          if (i > 0) times.original.push(o);
+          for (const runtime of RUNTIMES) {
+            const { ms } = await timed(runtime, "mod.ts", {
+              DATABASE_URL: done,
+              NODE_COMPILE_CACHE: cache,
+            });
+            if (i > 0) times[runtime].push(ms);
+          }
+        }
+        for (const runtime of RUNTIMES) {
+          // As start.sh and the images run it: Node with a warm compile cache.
+          rows.push({
+            what: `PostgreSQL no-op start, ${users} users (median of ${RUNS}, interleaved)`,
+            runtime,
+            ms: median(times[runtime]),
+            reference: "the original (Python, SQLAlchemy)",
+            referenceMs: median(times.original),
+          });
+        }
+        if (users === 100_000) {
+          say("backfill of 100000 users, next to the original");
+          const originalBackfill = await python([original], {
+            DATABASE_URL: await freshCopy(template),
+          });
+          for (const runtime of RUNTIMES) {
+            const report = await measuredRepair(runtime, await freshCopy(template), {
+              NODE_COMPILE_CACHE: cache,
+            });
+            rows.push({
+              what: "PostgreSQL backfill, 100000 users",
+              runtime,
+              ms: report.ms,
+              peakMiB: report.peakMiB,
+              reference: "the original (per user, Python)",
+              referenceMs: originalBackfill,
+              speedup: true,
+            });
+          }
+        }
+      }
+    }
 
-  say("the probe under load (wrk), next to a static Hono route served the same way");
-  const probeDb = await freshCopy("bench_100k");
-  await measuredRepair(RUNTIMES[0], probeDb);
-  for (const runtime of RUNTIMES) {
-    const probe = await underLoad(runtime, "health.ts", { DATABASE_URL: probeDb });
-    const still = await underLoad(runtime, "bench/static.ts", {});
-    if (!probe || !still) break;
-    rows.push({
-      what: `probe, 100000 users, wrk 50 connections 10 s: requests/s (p99 ${probe.p99})`,
-      runtime,
-      ms: probe.rps,
-      reference: `static Hono route (p99 ${still.p99})`,
-      referenceMs: still.rps,
-      count: true,
-    });
+    if (SECTIONS.has("unindexed")) {
+      say("50000 users, 5000 missing, with and without an index on the column");
+      for (const indexed of [true, false]) {
+        const name = indexed ? "bench_indexed" : "bench_unindexed";
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await admin.unsafe(`CREATE DATABASE ${name}`);
+        const sql = postgres(urlOf(name), { max: 1, onnotice: () => {} });
+        await sql.unsafe(createUserTableSql({ users: 50_000, unique: indexed }));
+        await sql.unsafe(
+          seedUsersSql({ users: 50_000, missing: 5_000, unique: indexed }, POSTGRES_SEED),
+        );
+        await sql.unsafe(`VACUUM ANALYZE "user"`);
+        await sql.end();
+      }
+      const indexedMs = (await measuredRepair(RUNTIMES[0], await freshCopy("bench_indexed"))).ms;
+      const unindexed = await measuredRepair(RUNTIMES[0], await freshCopy("bench_unindexed"));
+      rows.push({
+        what: "PostgreSQL backfill, 50000 users / 5000 missing, no index on the column",
+        runtime: RUNTIMES[0],
+        ms: unindexed.ms,
+        peakMiB: unindexed.peakMiB,
+        reference: "same, with the unique index",
+        referenceMs: indexedMs,
+      });
+    }
+
+    if (SECTIONS.has("probe")) {
+      say("the probe under load (wrk), next to a static Hono route served the same way");
+      const probeDb = await freshCopy(await templateOf(100_000));
+      await measuredRepair(RUNTIMES[0], probeDb);
+      // Each answer of the probe next to a static route serving the same bytes
+      // and type: what is compared is the probe's own work per request.
+      for (const runtime of RUNTIMES) {
+        for (const [query, name] of [["", "JSON (the default)"], ["?format=text", "text"]]) {
+          const probe = await underLoad(runtime, "health.ts", query, { DATABASE_URL: probeDb });
+          if (!probe) break;
+          const still = await underLoad(runtime, "bench/static.ts", "", {
+            STATIC_BODY: probe.body,
+            STATIC_TYPE: probe.type,
+          });
+          rows.push({
+            what:
+              `probe, 100000 users, ${name}, wrk 50 connections 10 s: requests/s (p99 ${probe.p99})`,
+            runtime,
+            ms: probe.rps,
+            reference: `static route, same ${probe.body.length} bytes (p99 ${still!.p99})`,
+            referenceMs: still!.rps,
+            count: true,
+          });
+        }
+      }
+    }
+  } finally {
+    await admin.unsafe(`DROP DATABASE IF EXISTS bench_run WITH (FORCE)`).catch(() => {});
+    await admin.end();
+    await server?.stop();
   }
-} finally {
-  await admin.unsafe(`DROP DATABASE IF EXISTS bench_run WITH (FORCE)`).catch(() => {});
-  await admin.end();
-  await server?.stop();
 }
 
 // ---------------------------------------------------------------------------
 // SQLite
 
-const dir = mkdtempSync(join(tmpdir(), "invite-code-bench-"));
-try {
-  say(`seeding ${SQLITE_USERS} SQLite users without codes`);
-  const template = join(dir, "template.db");
-  const db = new DatabaseSync(template);
-  db.exec(createUserTableSql({ users: SQLITE_USERS }));
-  db.exec(seedUsersSql({ users: SQLITE_USERS, missing: SQLITE_USERS }, SQLITE_SEED));
-  db.close();
-  const copy = () => {
-    const path = join(dir, "run.db");
-    copyFileSync(template, path);
-    return path;
-  };
+if (SECTIONS.has("sqlite")) {
+  const dir = mkdtempSync(join(tmpdir(), "invite-code-bench-"));
+  try {
+    say(`seeding ${SQLITE_USERS} SQLite users without codes`);
+    const template = join(dir, "template.db");
+    const db = new DatabaseSync(template);
+    db.exec(createUserTableSql({ users: SQLITE_USERS }));
+    db.exec(seedUsersSql({ users: SQLITE_USERS, missing: SQLITE_USERS }, SQLITE_SEED));
+    db.close();
+    const copy = () => {
+      const path = join(dir, "run.db");
+      copyFileSync(template, path);
+      return path;
+    };
 
-  const sqliteFloor = await python([
-    "-c",
-    `import sqlite3, sys
+    const sqliteFloor = await python([
+      "-c",
+      `import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 c.execute("UPDATE \\"user\\" SET invite_code = printf('%08X', rowid) WHERE invite_code IS NULL")
 c.commit()`,
-    copy(),
-  ], {});
+      copy(),
+    ], {});
 
-  for (const runtime of RUNTIMES) {
-    const report = await measuredRepair(runtime, `sqlite:///${copy()}`, {
-      NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
-    });
-    rows.push({
-      what: `SQLite backfill, ${SQLITE_USERS} users, atomic`,
-      runtime,
-      ms: report.ms,
-      peakMiB: report.peakMiB,
-      reference: "floor: one UPDATE, sequential values",
-      referenceMs: sqliteFloor,
-    });
-  }
-  const done = copy();
-  await measuredRepair(RUNTIMES[0], `sqlite:///${done}`);
-  for (const runtime of RUNTIMES) {
-    rows.push({
-      what: `SQLite no-op start, ${SQLITE_USERS} users (median of ${RUNS})`,
-      runtime,
-      ms: await startTime(runtime, "mod.ts", {
-        DATABASE_URL: `sqlite:///${done}`,
+    for (const runtime of RUNTIMES) {
+      const report = await measuredRepair(runtime, `sqlite:///${copy()}`, {
         NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
-      }),
-      reference: "empty script",
-      referenceMs: await startTime(runtime, "bench/empty.ts", {}),
-    });
+      });
+      rows.push({
+        what: `SQLite backfill, ${SQLITE_USERS} users, atomic`,
+        runtime,
+        ms: report.ms,
+        peakMiB: report.peakMiB,
+        reference: "floor: one UPDATE, sequential values",
+        referenceMs: sqliteFloor,
+      });
+    }
+    const done = copy();
+    await measuredRepair(RUNTIMES[0], `sqlite:///${done}`);
+    for (const runtime of RUNTIMES) {
+      rows.push({
+        what: `SQLite no-op start, ${SQLITE_USERS} users (median of ${RUNS})`,
+        runtime,
+        ms: await startTime(runtime, "mod.ts", {
+          DATABASE_URL: `sqlite:///${done}`,
+          NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
+        }),
+        reference: "empty script",
+        referenceMs: await startTime(runtime, "bench/empty.ts", {}),
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------
