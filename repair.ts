@@ -344,11 +344,10 @@ class Backfill {
   }
 
   async #chunk(tx: RepairTransaction, limit: number): Promise<AssignResult> {
-    // A little more than needed, so a few codes already taken still fill the chunk.
-    const codes = generateInviteCodes(limit + Math.ceil(limit / 100) + 4, this.#length);
-    const result = await tx.assign(this.#cursor, limit, codes);
+    const length = this.#length;
+    const result = await tx.assign(this.#cursor, limit, (n) => generateInviteCodes(n, length));
     // Most candidates taken: the space of this length is crowded; grow.
-    if (result.rejected * 2 > codes.length && this.#length < this.#settings.longest) {
+    if (result.rejected * 2 > result.drawn && this.#length < this.#settings.longest) {
       this.#length++;
     }
     return result;

@@ -65,12 +65,27 @@ export interface Counts {
 /** Opaque position in the table's walk order (a ctid, a rowid); the dialect decides. */
 export type Cursor = string | number | bigint;
 
+/** Draws `count` distinct random candidate codes. */
+export type DrawCodes = (count: number) => string[];
+
+/**
+ * How many candidates to look up for `limit` rows: a few more than needed,
+ * so a few codes already taken still fill the chunk.
+ *
+ * @param limit Rows the chunk may fill.
+ */
+export function candidatesFor(limit: number): number {
+  return limit + Math.ceil(limit / 100) + 4;
+}
+
 /** The outcome of one assignment statement. */
 export interface AssignResult {
   /** Rows that received a code. */
   assigned: number;
   /** Missing rows found after the cursor (at most the limit). */
   targets: number;
+  /** Candidate codes drawn and offered. */
+  drawn: number;
   /** Candidate codes refused because some row already holds them. */
   rejected: number;
   /** The last key that received a code; unchanged when none did. */
@@ -107,10 +122,12 @@ export interface RepairTransaction {
    */
   clearDuplicates(): Promise<number>;
   /**
-   * Assign `codes` to up to `limit` missing rows after `cursor`, in walk order,
-   * skipping codes some row already holds. Only rows still missing change.
+   * Give codes from `draw` to up to `limit` missing rows after `cursor`, in
+   * walk order, skipping codes some row already holds. Only rows still
+   * missing change. A dialect draws as it needs, so it may hold a chunk's
+   * codes at once or only a few at a time.
    */
-  assign(cursor: Cursor | null, limit: number, codes: string[]): Promise<AssignResult>;
+  assign(cursor: Cursor | null, limit: number, draw: DrawCodes): Promise<AssignResult>;
 }
 
 /** An open connection to one database; no connection is made until first use. */

@@ -10,10 +10,12 @@
 import postgres from "postgres";
 import {
   absence,
+  candidatesFor,
   COLUMN,
   type Counts,
   type Cursor,
   type Database,
+  type DrawCodes,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
@@ -343,7 +345,8 @@ function repairTransaction(
       );
       return cleared.count;
     },
-    async assign(cursor: Cursor | null, limit: number, codes: string[]) {
+    async assign(cursor: Cursor | null, limit: number, draw: DrawCodes) {
+      const codes = draw(candidatesFor(limit));
       const params = [limit, codes.join(","), String(cursor ?? "(0,0)")];
       let row: AssignRow;
       try {
@@ -359,6 +362,7 @@ function repairTransaction(
       return {
         assigned: row.assigned,
         targets: row.targets,
+        drawn: codes.length,
         rejected: codes.length - row.accepted,
         cursor: row.cursor ?? cursor,
       };

@@ -9,10 +9,13 @@ import { existsSync } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import {
   absence,
+  type AssignResult,
+  candidatesFor,
   COLUMN,
   type Counts,
   type Cursor,
   type Database,
+  type DrawCodes,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
@@ -29,7 +32,7 @@ import { importSqlite } from "../runtime.ts";
 const DatabaseSyncClass = await importSqlite();
 
 /** Page cache of the repair's connection, in KiB. */
-const REPAIR_CACHE_KIB = 65536;
+const REPAIR_CACHE_KIB = 32768;
 const TBL = `"${TABLE}"`;
 const COL = `"${COLUMN}"`;
 // As in postgres.ts: a blank value starts with whitespace, or is empty
@@ -158,9 +161,10 @@ function userTable(db: DatabaseSync, facts: SchemaFacts): UserTable {
       }),
 
     async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
-      // Codes are random keys: with SQLite's default 2 MiB page cache, each
-      // insert into the unique index misses it. 64 MiB holds the index of a
-      // million codes (measured: 1M users 12.5 s -> see bench/README.md).
+      // Codes are random keys: with SQLite's default 2 MiB page cache, most
+      // inserts into the unique index miss it. 32 MiB holds the index of a
+      // million codes: 1M users in 6.3 s and 133 MiB peak on Node, against
+      // 10 s with 2 MiB, and no faster with 64 MiB (bench/README.md).
       run(() => db.exec(`PRAGMA cache_size = -${REPAIR_CACHE_KIB}`));
       run(() => db.exec("BEGIN IMMEDIATE"));
       try {
@@ -214,20 +218,80 @@ function promised<T>(work: () => T): Promise<T> {
   }
 }
 
+/** Gives one chunk its codes; see `RepairTransaction.assign`. */
+type Assigner = (cursor: Cursor | null, limit: number, draw: DrawCodes) => AssignResult;
+
+/** The smallest rowid, so a walk from no cursor starts before every row. */
+const BEFORE_EVERY_ROW = -9223372036854775808n;
+/** Hands out candidate codes, one per row, inside the UPDATE. */
+const CANDIDATE = "invite_code_candidate";
+/** Candidates drawn at a time inside the UPDATE: few enough to die young in the JS heap. */
+const CANDIDATE_BATCH = 1024;
+
+/** The chunk assigner for one repair transaction. */
+function prepareAssign(db: DatabaseSync, facts: SchemaFacts): Assigner {
+  return facts.unique ? assignUnderUniqueIndex(db) : assignWithLookups(db, facts.indexed);
+}
+
 /**
- * The chunk assigner for one repair transaction, all in SQL so no row
- * becomes a JavaScript object: the next missing rows in rowid order and the
- * candidate codes no row holds are numbered into two temporary tables, then
- * one UPDATE joins them by number. Without an index on the column a lookup
- * per code would scan the table, so the codes in use are copied once into an
- * indexed temporary table and kept current as codes are handed out.
+ * With a unique index, SQLite itself refuses a code some row holds: UPDATE
+ * OR IGNORE leaves that row missing for the next pass, so no candidate is
+ * looked up. A chunk is the range of rowids holding the next `limit` missing
+ * rows, updated in one pass that takes each code from a function drawing
+ * candidates a batch at a time: no row and no code is copied into a table or
+ * a JSON text, and no chunk's worth of codes lives long enough in the JS
+ * heap to be kept (bench/README.md).
  */
-function prepareAssign(db: DatabaseSync, facts: SchemaFacts) {
-  const indexed = facts.indexed;
-  // With a unique index, SQLite itself refuses a code some row holds:
-  // UPDATE OR IGNORE skips that row (it stays missing for the next pass), so
-  // no lookup per candidate is needed.
-  const guarded = facts.unique;
+function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
+  let draw: DrawCodes | undefined;
+  let batch: string[] = [];
+  let next = 0;
+  let used = 0;
+  // directOnly: no trigger or view in the file can call it.
+  db.function(CANDIDATE, { deterministic: false, directOnly: true }, () => {
+    if (!draw) throw new Error(`${CANDIDATE}() is only for the repair's own UPDATE`);
+    if (next === batch.length) {
+      batch = draw(CANDIDATE_BATCH);
+      next = 0;
+    }
+    used++;
+    return batch[next++];
+  });
+  const range = db.prepare(
+    `SELECT max(k) AS last, count(*) AS found FROM (
+       SELECT rowid AS k FROM ${TBL} WHERE rowid > ? AND ${MISSING} ORDER BY rowid LIMIT ?)`,
+  );
+  const update = db.prepare(
+    `UPDATE OR IGNORE ${TBL} SET ${COL} = ${CANDIDATE}()
+     WHERE rowid > ? AND rowid <= ? AND ${MISSING}`,
+  );
+  return (cursor, limit, drawCodes) => {
+    const from = cursor ?? BEFORE_EVERY_ROW;
+    const { last, found } = range.get(from, limit) as { last: number | null; found: number };
+    if (last === null) return { assigned: 0, targets: 0, drawn: 0, rejected: 0, cursor };
+    draw = drawCodes;
+    used = 0;
+    try {
+      const assigned = Number(update.run(from, last).changes);
+      // A refused code shows as a row left unassigned.
+      return { assigned, targets: found, drawn: used, rejected: used - assigned, cursor: last };
+    } finally {
+      draw = undefined;
+      batch = [];
+      next = 0;
+    }
+  };
+}
+
+/**
+ * Without a unique index a code must be looked up before it is given: the
+ * next missing rows in rowid order and the candidate codes no row holds are
+ * numbered into two temporary tables, then one UPDATE joins them by number.
+ * Without any index on the column a lookup per code would scan the table,
+ * so the codes in use are copied once into an indexed temporary table and
+ * kept current as codes are handed out.
+ */
+function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS invite_targets (n INTEGER PRIMARY KEY, k INTEGER)`);
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS invite_free (n INTEGER PRIMARY KEY, code TEXT)`);
   let inUse = `SELECT 1 FROM ${TBL} x WHERE x.${COL} = c.value`;
@@ -249,10 +313,10 @@ function prepareAssign(db: DatabaseSync, facts: SchemaFacts) {
   const free = db.prepare(
     `INSERT INTO temp.invite_free (n, code)
      SELECT row_number() OVER (ORDER BY c.key), c.value FROM json_each(?) c
-     ${guarded ? "" : `WHERE NOT EXISTS (${inUse})`}`,
+     WHERE NOT EXISTS (${inUse})`,
   );
   const update = db.prepare(
-    `UPDATE ${guarded ? "OR IGNORE " : ""}${TBL} SET ${COL} = f.code
+    `UPDATE ${TBL} SET ${COL} = f.code
      FROM temp.invite_targets t JOIN temp.invite_free f ON f.n = t.n
      WHERE ${TBL}.rowid = t.k AND ${MISSING}`,
   );
@@ -262,20 +326,20 @@ function prepareAssign(db: DatabaseSync, facts: SchemaFacts) {
   );
   const last = db.prepare(`SELECT k FROM temp.invite_targets WHERE n = ?`);
 
-  return (cursor: Cursor | null, limit: number, codes: string[]) => {
+  return (cursor, limit, draw) => {
+    const codes = draw(candidatesFor(limit));
     clear();
-    const found = Number(targets.run(cursor ?? -9223372036854775808n, limit).changes);
+    const found = Number(targets.run(cursor ?? BEFORE_EVERY_ROW, limit).changes);
     const accepted = Number(free.run(JSON.stringify(codes)).changes);
     const count = Math.min(found, accepted);
     const assigned = count === 0 ? 0 : Number(update.run().changes);
-    // Guarded by the index, a refused code shows as a row left unassigned.
-    const refused = guarded ? count - assigned : 0;
     if (count > 0) remember?.run();
     const row = count > 0 ? last.get(count) as { k: number } : undefined;
     return {
       assigned,
       targets: found,
-      rejected: codes.length - accepted + refused,
+      drawn: codes.length,
+      rejected: codes.length - accepted,
       cursor: row ? row.k : cursor,
     };
   };
