@@ -107,8 +107,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "no client_connection_check_interval",
     file: "db/postgres.ts",
-    from: "WHERE name = 'client_connection_check_interval' AND setting = '0'",
-    to: "WHERE false",
+    from: "CASE WHEN current_setting('client_connection_check_interval', true) = '0'",
+    to: "CASE WHEN false",
     tests: ["test/reliability_test.ts"],
   },
   {
