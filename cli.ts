@@ -7,7 +7,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { DEFAULT_TIMEOUT_MS } from "./deadline.ts";
-import { errorMessage, oneLine, redact } from "./errors.ts";
+import { errorMessage, oneLine, redact, strayLine } from "./errors.ts";
 import { check } from "./inspect.ts";
 import { LOG } from "./messages.ts";
 import { repair } from "./repair.ts";
@@ -149,7 +149,7 @@ export async function main(args: string[], env?: Env): Promise<number> {
   const secrets = () => envSecrets(env ?? process.env);
   containStrayErrors((error) => {
     strays++;
-    log(LOG.stray(oneLine(redact(errorMessage(error), secrets()), 300)));
+    log(strayLine(error, secrets()));
   });
   try {
     if (flags.check) {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { LOG } from "./messages.ts";
 import { isPermissionError } from "./runtime.ts";
 
 /** Why an operation failed, for one-line reports, exit codes and the probe. */
@@ -119,4 +120,19 @@ export function describeFailure(error: unknown, secrets: readonly string[]): Fai
  */
 export function oneLine(text: string, max: number): string {
   return text.replace(/\s+/g, " ").trim().slice(0, max);
+}
+
+/**
+ * The one line for an error nothing awaited (a driver's stray rejection),
+ * masked like every other.
+ *
+ * @example
+ * ```ts
+ * console.error(strayLine(new Error("socket hang up"), []));
+ * ```
+ * @param error What was thrown or rejected.
+ * @param secrets Values that must not appear.
+ */
+export function strayLine(error: unknown, secrets: readonly string[]): string {
+  return LOG.stray(oneLine(redact(errorMessage(error), secrets), 300));
 }

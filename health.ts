@@ -14,8 +14,8 @@
  */
 import { type Context, Hono } from "hono";
 import process from "node:process";
-import { errorMessage, oneLine, redact } from "./errors.ts";
-import { LOG, PROBE_LOG } from "./messages.ts";
+import { errorMessage, oneLine, redact, strayLine } from "./errors.ts";
+import { PROBE_LOG } from "./messages.ts";
 import { createInspector, type Inspector, type Observed } from "./probe/inspector.ts";
 import { type Healer, startHealing } from "./probe/heal.ts";
 import { healthBody, type ProbeStats, prometheusBody, textBody, verdict } from "./probe/render.ts";
@@ -252,9 +252,7 @@ if (isEntryPoint(import.meta)) {
     console.error(`ERROR: ${missing}`);
     exit(2);
   }
-  containStrayErrors((error) =>
-    console.error(LOG.stray(oneLine(redact(errorMessage(error), envSecrets(process.env)), 300)))
-  );
+  containStrayErrors((error) => console.error(strayLine(error, envSecrets(process.env))));
   try {
     await serveProbe();
   } catch (error) {
