@@ -6,7 +6,12 @@
  * @module
  */
 import process from "node:process";
-import { generateInviteCodes, longestCodeFor, MIN_CODE_LENGTH } from "./codes.ts";
+import {
+  generateInviteCodeList,
+  generateInviteCodes,
+  longestCodeFor,
+  MIN_CODE_LENGTH,
+} from "./codes.ts";
 import type {
   AssignResult,
   Cursor,
@@ -345,7 +350,10 @@ class Backfill {
 
   async #chunk(tx: RepairTransaction, limit: number): Promise<AssignResult> {
     const length = this.#length;
-    const result = await tx.assign(this.#cursor, limit, (n) => generateInviteCodes(n, length));
+    const result = await tx.assign(this.#cursor, limit, {
+      draw: (count) => generateInviteCodes(count, length),
+      drawList: (count) => generateInviteCodeList(count, length),
+    });
     // Most candidates taken: the space of this length is crowded; grow.
     if (result.rejected * 2 > result.drawn && this.#length < this.#settings.longest) {
       this.#length++;

@@ -65,8 +65,13 @@ export interface Counts {
 /** Opaque position in the table's walk order (a ctid, a rowid); the dialect decides. */
 export type Cursor = string | number | bigint;
 
-/** Draws `count` distinct random candidate codes. */
-export type DrawCodes = (count: number) => string[];
+/** Random candidate codes of the length the backfill is at, drawn on demand. */
+export interface Candidates {
+  /** `count` distinct codes. */
+  draw(count: number): string[];
+  /** `count` codes in one comma-separated string; a code may repeat. */
+  drawList(count: number): string;
+}
 
 /**
  * How many candidates to look up for `limit` rows: a few more than needed,
@@ -122,12 +127,13 @@ export interface RepairTransaction {
    */
   clearDuplicates(): Promise<number>;
   /**
-   * Give codes from `draw` to up to `limit` missing rows after `cursor`, in
-   * walk order, skipping codes some row already holds. Only rows still
-   * missing change. A dialect draws as it needs, so it may hold a chunk's
-   * codes at once or only a few at a time.
+   * Give codes from `candidates` to up to `limit` missing rows after
+   * `cursor`, in walk order, skipping codes some row already holds. Only
+   * rows still missing change. A dialect draws as it needs, in the form
+   * that costs it least memory: a chunk's worth in one string, or a few
+   * codes at a time.
    */
-  assign(cursor: Cursor | null, limit: number, draw: DrawCodes): Promise<AssignResult>;
+  assign(cursor: Cursor | null, limit: number, candidates: Candidates): Promise<AssignResult>;
 }
 
 /** An open connection to one database; no connection is made until first use. */

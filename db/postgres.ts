@@ -10,12 +10,12 @@
 import postgres from "postgres";
 import {
   absence,
+  type Candidates,
   candidatesFor,
   COLUMN,
   type Counts,
   type Cursor,
   type Database,
-  type DrawCodes,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
@@ -345,9 +345,9 @@ function repairTransaction(
       );
       return cleared.count;
     },
-    async assign(cursor: Cursor | null, limit: number, draw: DrawCodes) {
-      const codes = draw(candidatesFor(limit));
-      const params = [limit, codes.join(","), String(cursor ?? "(0,0)")];
+    async assign(cursor: Cursor | null, limit: number, candidates: Candidates) {
+      const drawn = candidatesFor(limit);
+      const params = [limit, candidates.drawList(drawn), String(cursor ?? "(0,0)")];
       let row: AssignRow;
       try {
         // A savepoint lets a unique violation from a concurrent writer
@@ -362,8 +362,8 @@ function repairTransaction(
       return {
         assigned: row.assigned,
         targets: row.targets,
-        drawn: codes.length,
-        rejected: codes.length - row.accepted,
+        drawn,
+        rejected: drawn - row.accepted,
         cursor: row.cursor ?? cursor,
       };
     },
@@ -410,7 +410,11 @@ WITH targets AS MATERIALIZED (
   -- LATERAL ... LIMIT 1 keeps this one index probe per code: as an anti join
   -- the planner may merge against the whole index, which grows every chunk.
   SELECT coalesce(array_agg(c.code ORDER BY c.n), '{}') AS codes
-  FROM unnest(string_to_array($2, ',')) WITH ORDINALITY AS c(code, n)
+  FROM (
+    -- The candidates arrive as one string in which a code may repeat.
+    SELECT d.code, min(d.n) AS n FROM unnest(string_to_array($2, ',')) WITH ORDINALITY AS d(code, n)
+    GROUP BY d.code
+  ) c
   ${
     indexed
       ? `LEFT JOIN LATERAL (SELECT true AS taken FROM ${table} x WHERE x.${COL} = c.code LIMIT 1) x

@@ -10,12 +10,12 @@ import type { DatabaseSync } from "node:sqlite";
 import {
   absence,
   type AssignResult,
+  type Candidates,
   candidatesFor,
   COLUMN,
   type Counts,
   type Cursor,
   type Database,
-  type DrawCodes,
   type OpenOptions,
   remainingMs,
   type RepairTransaction,
@@ -219,7 +219,7 @@ function promised<T>(work: () => T): Promise<T> {
 }
 
 /** Gives one chunk its codes; see `RepairTransaction.assign`. */
-type Assigner = (cursor: Cursor | null, limit: number, draw: DrawCodes) => AssignResult;
+type Assigner = (cursor: Cursor | null, limit: number, candidates: Candidates) => AssignResult;
 
 /** The smallest rowid, so a walk from no cursor starts before every row. */
 const BEFORE_EVERY_ROW = -9223372036854775808n;
@@ -243,15 +243,15 @@ function prepareAssign(db: DatabaseSync, facts: SchemaFacts): Assigner {
  * heap to be kept (bench/README.md).
  */
 function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
-  let draw: DrawCodes | undefined;
+  let candidates: Candidates | undefined;
   let batch: string[] = [];
   let next = 0;
   let used = 0;
   // directOnly: no trigger or view in the file can call it.
   db.function(CANDIDATE, { deterministic: false, directOnly: true }, () => {
-    if (!draw) throw new Error(`${CANDIDATE}() is only for the repair's own UPDATE`);
+    if (!candidates) throw new Error(`${CANDIDATE}() is only for the repair's own UPDATE`);
     if (next === batch.length) {
-      batch = draw(CANDIDATE_BATCH);
+      batch = candidates.draw(CANDIDATE_BATCH);
       next = 0;
     }
     used++;
@@ -265,18 +265,18 @@ function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
     `UPDATE OR IGNORE ${TBL} SET ${COL} = ${CANDIDATE}()
      WHERE rowid > ? AND rowid <= ? AND ${MISSING}`,
   );
-  return (cursor, limit, drawCodes) => {
+  return (cursor, limit, offered) => {
     const from = cursor ?? BEFORE_EVERY_ROW;
     const { last, found } = range.get(from, limit) as { last: number | null; found: number };
     if (last === null) return { assigned: 0, targets: 0, drawn: 0, rejected: 0, cursor };
-    draw = drawCodes;
+    candidates = offered;
     used = 0;
     try {
       const assigned = Number(update.run(from, last).changes);
       // A refused code shows as a row left unassigned.
       return { assigned, targets: found, drawn: used, rejected: used - assigned, cursor: last };
     } finally {
-      draw = undefined;
+      candidates = undefined;
       batch = [];
       next = 0;
     }
@@ -326,8 +326,8 @@ function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
   );
   const last = db.prepare(`SELECT k FROM temp.invite_targets WHERE n = ?`);
 
-  return (cursor, limit, draw) => {
-    const codes = draw(candidatesFor(limit));
+  return (cursor, limit, candidates) => {
+    const codes = candidates.draw(candidatesFor(limit));
     clear();
     const found = Number(targets.run(cursor ?? BEFORE_EVERY_ROW, limit).changes);
     const accepted = Number(free.run(JSON.stringify(codes)).changes);
