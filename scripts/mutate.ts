@@ -155,6 +155,13 @@ const MUTATIONS: Mutation[] = [
     to: ":",
     tests: ["test/start_test.ts"],
   },
+  {
+    name: "SQLite's count by index misses blanks past ASCII",
+    file: "db/sqlite.ts",
+    from: "COLLATE BINARY >= CAST(X'80' AS TEXT)",
+    to: "COLLATE BINARY >= CAST(X'FF' AS TEXT)",
+    tests: ["test/repair_test.ts"],
+  },
 ];
 
 /** Run test files under Node; true when they pass. */

@@ -66,6 +66,21 @@ for (const [dialect, open] of FIXTURES) {
       assert.equal(after.filter((r, i) => r.code !== before[i].code).length, 20);
     });
 
+    test("blank includes Unicode's whitespace; codes that only contain it are kept", async () => {
+      await db.seed({ users: 10 });
+      const blank = ["\u00a0", "\u3000\t ", "\ufeff", "\u2003\u2003"];
+      const kept = [" A", "B\u00a0", "\u00c9T\u00c9", "\u3000X"];
+      for (const [i, code] of [...blank, ...kept].entries()) {
+        await db.exec(`UPDATE "user" SET invite_code = '${code}' WHERE name = 'User ${i + 1}'`);
+      }
+      assert.equal((await check({ env: db.env })).missing, blank.length, "counted as missing");
+      const result = await runCli([], db.env);
+      assert.deepEqual(lines(result.stdout), [LOG.found(4), LOG.success(4)]);
+      const after = await db.rows();
+      assertAllUnique(after);
+      for (const code of kept) assert.ok(after.some((r) => r.code === code), `kept ${code}`);
+    });
+
     test("a column without a unique constraint still gets unique codes", async () => {
       await db.seed({ users: 500, missing: 200, blank: 100, unique: false });
       const result = await runCli([], db.env);
