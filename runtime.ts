@@ -100,6 +100,21 @@ export async function serveFetch(
 }
 
 /**
+ * Whether this runtime's `node:sqlite` can define SQL functions: Node has
+ * `DatabaseSync.prototype.function` since 22.13, Deno only since a release
+ * after 2.5 (denoland/docs#2548), and older Denos need another way.
+ *
+ * @example
+ * ```ts
+ * if (definesSqlFunctions(db)) db.function("f", () => 1);
+ * ```
+ * @param db An open `DatabaseSync`.
+ */
+export function definesSqlFunctions(db: object): boolean {
+  return typeof (db as { function?: unknown }).function === "function";
+}
+
+/**
  * `node:sqlite`'s `DatabaseSync`, without the ExperimentalWarning Node 24
  * prints on every start; other warnings pass.
  */

@@ -103,35 +103,41 @@ SELECT (SELECT name FROM s) AS schema,
 const MIN_SERVER_VERSION = 140000;
 
 /**
- * Bound this transaction's statement and lock timeouts by the deadline, but
- * never raise a smaller limit the server or role already sets (0 = none).
- * `client_connection_check_interval` (PostgreSQL 14+) makes a backend whose
- * client was killed stop within a second, rather than finish its chunk or
- * keep waiting for the lock.
+ * The statement every transaction starts with. It bounds the statement and
+ * lock timeouts by the deadline, but never raises a smaller limit the server
+ * or role already sets (0 = none). `client_connection_check_interval`
+ * (PostgreSQL 14+) makes a backend whose client was killed stop within a
+ * second, rather than finish its chunk or keep waiting for the lock.
+ * `planner` adds transaction-local planner settings.
  */
-const BOUND_TIMEOUTS_SQL = `SELECT
-  ${
+function transactionSettingsSql(planner: Record<string, string> = {}): string {
   // current_setting() shows milliseconds with a unit ("30s", "5min", "1d"),
   // which reads as an interval; the pg_settings view would cost a few ms
   // of building every setting's row, twice per start.
-  ["statement_timeout", "lock_timeout"].map((name) =>
+  const timeouts = ["statement_timeout", "lock_timeout"].map((name) =>
     `set_config('${name}', least($1::bigint, coalesce(nullif(
      (extract(epoch FROM current_setting('${name}')::interval) * 1000)::bigint, 0), $1::bigint))::text, true)`
-  ).join(",\n  ")},
+  );
+  const plan = Object.entries(planner).map(([name, value]) =>
+    `set_config('${name}', '${value}', true)`
+  );
+  return `SELECT ${[...timeouts, ...plan].join(",\n  ")},
   CASE WHEN current_setting('client_connection_check_interval', true) = '0'
     THEN set_config('client_connection_check_interval', '1000', true) END`;
+}
 
+const BOUND_TIMEOUTS_SQL = transactionSettingsSql();
 /**
- * The full count of the table, which every start runs, is planned by hand a
- * little. Parallel workers come from a pool the app shares, and on small
- * servers they cost more than they save: on 2 cores, 35 ms against 8 ms at
- * 100,000 users and 120 ms against 75 ms at a million (bench/README.md).
- * And the planner underprices reading the column from the table, last in a
- * wide row: when the visibility map covers the table, reading the column's
- * index alone halves the count (`INDEX_ONLY_SQL`); otherwise the planner
- * chooses.
+ * The look and the full count, which every start runs, plan the count a
+ * little by hand. Parallel workers come from a pool the app shares, and on
+ * small servers they cost more than they save: on 2 cores, 35-50 ms against
+ * 9 ms serial at 100,000 users, 115-145 ms against 85 ms at a million
+ * (bench/README.md). And the planner underprices reading the column from the
+ * table, last in a wide row: when the visibility map covers the table,
+ * reading the column's index alone takes a third less (`INDEX_ONLY_SQL`);
+ * otherwise the planner chooses.
  */
-const COUNT_SETTINGS = { max_parallel_workers_per_gather: "0" };
+const LOOK_SQL = transactionSettingsSql({ max_parallel_workers_per_gather: "0" });
 const INDEX_ONLY_SQL = "SELECT set_config('enable_seqscan', 'off', true)";
 
 interface FactsRow {
@@ -200,13 +206,8 @@ export function openPostgres(
   async function inTransaction<T>(
     mode: "read only" | "default",
     work: (tx: TransactionSql) => Promise<T>,
-    settings: Record<string, string> = {},
+    settingsSql = BOUND_TIMEOUTS_SQL,
   ): Promise<T> {
-    const settingsSql = BOUND_TIMEOUTS_SQL +
-      Object.entries(settings).map(([name, value]) =>
-        `,\n  set_config('${name}', '${value}', true)`
-      )
-        .join("");
     for (;;) {
       try {
         // "default" is a plain BEGIN: a server or role that defaults to read-only
@@ -315,7 +316,7 @@ export function openPostgres(
           table: userTable(facts, row.server_version),
           counts: { total: counted.total, missing: counted.missing },
         };
-      }, COUNT_SETTINGS);
+      }, LOOK_SQL);
     },
 
     async close(force = false): Promise<void> {

@@ -27,7 +27,7 @@ import {
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
 import { InviteCodeError } from "../errors.ts";
-import { importSqlite } from "../runtime.ts";
+import { definesSqlFunctions, importSqlite } from "../runtime.ts";
 
 const DatabaseSyncClass = await importSqlite();
 
@@ -65,7 +65,11 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
     return db;
   }
 
-  function facts(): { facts: SchemaFacts; handle?: DatabaseSync; ordered?: boolean } {
+  /**
+   * What the file holds; `binaryIndex`: an index leads with the column in
+   * BINARY order on a UTF-8 file, so blank codes sit at its two ends.
+   */
+  function facts(): { facts: SchemaFacts; handle?: DatabaseSync; binaryIndex?: boolean } {
     const base: SchemaFacts = {
       dialect: "sqlite",
       schema: "main",
@@ -102,7 +106,7 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
       const length = /\(\s*(\d+)\s*\)/.exec(column.type)?.[1];
       return {
         handle,
-        ordered: encoding === "UTF-8" && leading.some((i) => i.coll === "BINARY"),
+        binaryIndex: encoding === "UTF-8" && leading.some((i) => i.coll === "BINARY"),
         facts: {
           ...base,
           databaseExists: true,
@@ -128,8 +132,8 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
         return {
           facts: found.facts,
           absence: null,
-          table: userTable(found.handle!, found.facts, found.ordered!),
-          counts: countsOf(found.handle!, found.ordered!),
+          table: userTable(found.handle!, found.facts, found.binaryIndex!),
+          counts: countsOf(found.handle!, found.binaryIndex!),
         };
       });
     },
@@ -154,13 +158,13 @@ const COUNTS_BY_INDEX = `SELECT (SELECT count(*) FROM ${TBL}) AS total,
   + (SELECT count(*) FROM ${TBL} WHERE ${COL} COLLATE BINARY >= CAST(X'80' AS TEXT) AND ${MISSING})
   AS missing`;
 
-function countsOf(db: DatabaseSync, ordered: boolean): Counts {
+function countsOf(db: DatabaseSync, binaryIndex: boolean): Counts {
   return run(() =>
-    db.prepare(ordered ? COUNTS_BY_INDEX : COUNTS_BY_SCAN).get() as unknown as Counts
+    db.prepare(binaryIndex ? COUNTS_BY_INDEX : COUNTS_BY_SCAN).get() as unknown as Counts
   );
 }
 
-function userTable(db: DatabaseSync, facts: SchemaFacts, ordered: boolean): UserTable {
+function userTable(db: DatabaseSync, facts: SchemaFacts, binaryIndex: boolean): UserTable {
   return {
     duplicates: () =>
       promised(() => {
@@ -183,7 +187,7 @@ function userTable(db: DatabaseSync, facts: SchemaFacts, ordered: boolean): User
       try {
         const assigner = run(() => prepareAssign(db, facts));
         const result = await work({
-          countMissing: () => promised(() => countsOf(db, ordered).missing),
+          countMissing: () => promised(() => countsOf(db, binaryIndex).missing),
           clearDuplicates: () =>
             promised(() =>
               Number(
@@ -243,7 +247,9 @@ const CANDIDATE_BATCH = 1024;
 
 /** The chunk assigner for one repair transaction. */
 function prepareAssign(db: DatabaseSync, facts: SchemaFacts): Assigner {
-  return facts.unique ? assignUnderUniqueIndex(db) : assignWithLookups(db, facts.indexed);
+  return facts.unique && definesSqlFunctions(db)
+    ? assignUnderUniqueIndex(db)
+    : assignWithLookups(db, facts.indexed);
 }
 
 /**
@@ -297,12 +303,12 @@ function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
 }
 
 /**
- * Without a unique index a code must be looked up before it is given: the
- * next missing rows in rowid order and the candidate codes no row holds are
- * numbered into two temporary tables, then one UPDATE joins them by number.
- * Without any index on the column a lookup per code would scan the table,
- * so the codes in use are copied once into an indexed temporary table and
- * kept current as codes are handed out.
+ * Without a unique index (or without SQL functions, on older Denos) a code
+ * is looked up before it is given: the next missing rows in rowid order and
+ * the candidate codes no row holds are numbered into two temporary tables,
+ * then one UPDATE joins them by number. Without any index on the column a
+ * lookup per code would scan the table, so the codes in use are copied once
+ * into an indexed temporary table and kept current as codes are handed out.
  */
 function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS invite_targets (n INTEGER PRIMARY KEY, k INTEGER)`);

@@ -81,12 +81,17 @@ for (const [dialect, open] of FIXTURES) {
       for (const code of kept) assert.ok(after.some((r) => r.code === code), `kept ${code}`);
     });
 
-    test("a column without a unique constraint still gets unique codes", async () => {
-      await db.seed({ users: 500, missing: 200, blank: 100, unique: false });
-      const result = await runCli([], db.env);
-      assert.match(result.stdout, literal(LOG.success(300)));
-      assertAllUnique(await db.rows());
-    });
+    for (const index of ["no index", "an index that allows duplicates"]) {
+      test(`a column without a unique constraint, ${index}, still gets unique codes`, async () => {
+        await db.seed({ users: 500, missing: 200, blank: 100, unique: false });
+        if (index !== "no index") {
+          await db.exec(`CREATE INDEX user_invite_code_plain ON "user" (invite_code)`);
+        }
+        const result = await runCli([], db.env);
+        assert.match(result.stdout, literal(LOG.success(300)));
+        assertAllUnique(await db.rows());
+      });
+    }
 
     test("missing column or table: INFO skip line, exit 0, nothing created", async () => {
       await db.seed({ users: 3, column: false });
