@@ -180,8 +180,8 @@ function userTable(db: DatabaseSync, facts: SchemaFacts, binaryIndex: boolean): 
     async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
       // Codes are random keys: with SQLite's default 2 MiB page cache, most
       // inserts into the unique index miss it. 32 MiB holds the index of a
-      // million codes: 1M users in 6.3 s and 133 MiB peak on Node, against
-      // 10 s with 2 MiB, and no faster with 64 MiB (bench/README.md).
+      // million codes: 1M users in 6-7 s and 133-143 MiB peak on Node,
+      // against 10 s with 2 MiB, and no faster with 64 MiB (bench/README.md).
       run(() => db.exec(`PRAGMA cache_size = -${REPAIR_CACHE_KIB}`));
       run(() => db.exec("BEGIN IMMEDIATE"));
       try {
