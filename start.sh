@@ -125,9 +125,13 @@ else
       # Node's compile cache keeps the stripped TypeScript: a start with a
       # warm cache skips ~150 ms and ~35 MB. Images bake one in
       # (NODE_COMPILE_CACHE); elsewhere a writable temporary folder serves.
+      # Exported, not put in $launcher, which is split into words: a path
+      # with a space in it must stay one path.
       cache=${NODE_COMPILE_CACHE:-${TMPDIR:-/tmp}/invite-code-repair-node-cache}
       if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || [ -r "$cache" ]; then
-        launcher="env NODE_COMPILE_CACHE=$cache node"
+        export NODE_COMPILE_CACHE="$cache"
+      else
+        unset NODE_COMPILE_CACHE
       fi
       ;;
   esac

@@ -3,7 +3,7 @@
  * through the original start.sh's three scenarios.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -127,6 +127,22 @@ describe("start.sh and the probe", () => {
     sendSignal(running, "SIGTERM");
     assert.equal(await running.exited, 0);
     assert.match(running.output(), literal(LOG.success(6)));
+  });
+
+  test("Node's compile cache in a folder whose path has a space: used, and the repair runs", async () => {
+    await db.seed({ users: 3, missing: 3 });
+    const cache = join(mkdtempSync(join(tmpdir(), "invite-code cache ")), "node cache");
+    const output = await startAndStop({
+      ...db.env,
+      INVITE_CODE_RUNTIME: "node",
+      NODE_COMPILE_CACHE: cache,
+    });
+    assert.deepEqual(output.slice(1, 4), [
+      "Checking for users without invite codes...",
+      LOG.found(3),
+      LOG.success(3),
+    ]);
+    assert.ok(readdirSync(cache).length > 0, "the cache was written");
   });
 
   test("with HEALTH_PORT and a command, the probe runs beside the app", async () => {
