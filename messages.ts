@@ -27,6 +27,8 @@ export const LOG = {
     `INFO: Cleared the invite codes of ${cleared} users who shared one with an earlier user`,
   reassigned: (count: number) =>
     `INFO: Gave new codes to ${count} users whose new code another user also held`,
+  leftForNextRun: (missing: number) =>
+    `INFO: ${missing} more users lost or arrived without invite codes while the repair ran; the next run gives them codes`,
   maintenanceSkipped: (reason: string) =>
     `INFO: Skipped statistics refresh after the repair: ${reason}`,
   ignoredKeywords: (names: string) =>

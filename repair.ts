@@ -67,6 +67,13 @@ const DEFAULT_CHUNK = 50_000;
 const ANALYZE_AFTER = 10_000;
 /** Rounds of new codes for rows whose code a concurrent writer also took. */
 const RELEASE_ROUNDS = 3;
+/**
+ * Passes over users who went missing while the repair ran (a replica's app
+ * signing users up without codes, a script clearing them). Bounded, and each
+ * must be smaller than the one before, so a writer as fast as the repair
+ * cannot keep it from committing until the deadline rolls everything back.
+ */
+const CATCH_UP_ROUNDS = 3;
 /** How long the best-effort work after the commit may take. */
 const UPKEEP_MS = 10_000;
 
@@ -265,6 +272,9 @@ class Backfill {
   #length = MIN_CODE_LENGTH;
   #lastProgress = Date.now();
   #started = false;
+  #catchUps = 0;
+  /** Users the latest pass set out to fill: a catch-up must find fewer. */
+  #lastPass = 0;
 
   constructor(table: UserTable, settings: BackfillSettings) {
     this.#table = table;
@@ -275,6 +285,7 @@ class Backfill {
   async run(): Promise<void> {
     this.#started = false;
     this.#cursor = null;
+    this.#catchUps = 0;
     let done = false;
     while (!done) done = await this.#table.transaction((tx) => this.#transaction(tx));
   }
@@ -289,6 +300,7 @@ class Backfill {
       // Counted again under the lock: another replica may have done the work.
       const missing = await tx.countMissing();
       if (missing === 0) return true;
+      this.#lastPass = missing;
       if (this.generated === 0) {
         this.found = missing;
         this.#settings.log(LOG.found(missing));
@@ -310,6 +322,11 @@ class Backfill {
         // Everyone counted has a code; a writer may have cleared more meanwhile.
         const missing = await tx.countMissing();
         if (missing === 0) return true;
+        if (++this.#catchUps > CATCH_UP_ROUNDS || missing >= this.#lastPass) {
+          this.#settings.log(LOG.leftForNextRun(missing));
+          return true;
+        }
+        this.#lastPass = missing;
         this.found = this.generated + missing;
       }
       // Sized by what is still missing, so the last chunk draws few codes.

@@ -274,17 +274,24 @@ describe("concurrent writers", () => {
   before(async () => (pg = await postgresFixture()));
   after(() => pg.close());
 
-  /** A repair through the CLI while `write` runs in a loop on a connection of its own. */
-  async function repairWhileWriting(write: (writer: postgres.Sql, i: number) => Promise<void>) {
+  /**
+   * A repair through the CLI while `write` runs in a loop on a connection of
+   * its own; the repair's lines. Killed only well past the repair's own
+   * deadline, so a repair that cannot finish fails with its WARNING.
+   */
+  async function repairWhileWriting(
+    write: (writer: postgres.Sql, i: number) => Promise<void>,
+  ): Promise<string[]> {
     const writer = postgres(pg.env.DATABASE_URL, { max: 1 });
     let writing = true;
     const writes = (async () => {
       for (let i = 0; writing; i++) await write(writer, i);
     })();
     try {
-      const result = await cli([], pg.env);
-      assert.equal(result.code, 0);
+      const result = await cli([], pg.env, 180_000);
       assert.doesNotMatch(result.stdout, /WARNING/, result.stdout);
+      assert.equal(result.code, 0);
+      return lines(result.stdout);
     } finally {
       writing = false;
       await writes;
@@ -324,6 +331,31 @@ describe("concurrent writers", () => {
     assert.equal(new Set(present).size, present.length, "no duplicate slipped in");
     await cli([], pg.env);
     assert.equal(countMissing(await pg.rows()), 0, "a rerun fixes rows cleared late");
+  });
+
+  test("users signed up without codes faster than the repair gives them: it still commits", async () => {
+    await pg.seed({ users: 60_000, missing: 60_000 });
+    let arrivals = 0;
+    const seen = await repairWhileWriting(async (writer, i) => {
+      // What an app replica that does not set codes does on a busy day.
+      await writer`INSERT INTO "user" (id, name, email, role, profile_image_url, created_at,
+        updated_at, last_active_at)
+        SELECT 'signup-' || ${i} || '-' || n, 'S', 's@example.com', 'user', '/u.png', 0, 0, 0
+        FROM generate_series(1, 100) AS n`;
+      arrivals += 100;
+    });
+    const left = seen.map((line) => Number(/^INFO: (\d+) /.exec(line)?.[1]))
+      .find((n, i) => seen[i] === LOG.leftForNextRun(n));
+    assert.ok(left !== undefined && left > 0, `the repair stopped chasing:\n${seen.join("\n")}`);
+    const generated = seen.map((line) => Number(/^SUCCESS: .* (\d+) users$/.exec(line)?.[1]))
+      .find((n, i) => seen[i] === LOG.success(n));
+    assert.ok(generated! >= 60_000 && generated! <= 60_000 + arrivals, seen.join("\n"));
+    const rows = await pg.rows();
+    const present = rows.map((r) => r.code).filter((c) => !isMissing(c));
+    assert.equal(new Set(present).size, present.length, "no duplicate slipped in");
+    assert.equal(present.length, generated, "every code it reported is committed");
+    await cli([], pg.env);
+    assert.equal(countMissing(await pg.rows()), 0, "the next run gives the rest codes");
   });
 
   test("another connection fills rows the repair is about to fill: its codes survive", async () => {
