@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
 import { check, repair } from "../mod.ts";
 import {
   type Fixture,
@@ -12,6 +13,7 @@ import {
   isMissing,
   lines,
   literal,
+  postgresFixture,
   type Row,
   runCli,
   warned,
@@ -230,6 +232,26 @@ for (const [dialect, open] of FIXTURES) {
     });
   });
 }
+
+describe("statistics after a large backfill (PostgreSQL)", () => {
+  test("the planner learns that the codes are there: invite_code's null fraction is refreshed", async () => {
+    const db = await postgresFixture();
+    const sql = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    const nullFraction = async () =>
+      (await sql<{ f: number }[]>`SELECT null_frac::float8 AS f FROM pg_stats
+        WHERE tablename = 'user' AND attname = 'invite_code'`)[0]?.f;
+    try {
+      await db.seed({ users: 12_000, missing: 12_000 }); // seeding analyzes: all NULL
+      assert.equal(await nullFraction(), 1);
+      const report = await repair({ env: db.env, log: () => {} });
+      assert.equal(report.generated, 12_000);
+      assert.equal(await nullFraction(), 0, "ANALYZE ran after the backfill");
+    } finally {
+      await sql.end();
+      await db.close();
+    }
+  });
+});
 
 /** A trigger that refuses the update of one user, to break a repair part-way. */
 function failOnUserTrigger(dialect: string, column: string, value: string): string {
