@@ -11,10 +11,7 @@ set -euo pipefail
 P() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
 
 up() {
-  if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v mmdebstrap >/dev/null; then
-    apt-get update -qq >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap >/dev/null 2>&1
-  fi
+  "$(dirname "$0")/debian.sh" podman runc mmdebstrap
   mkdir -p /etc/containers
   [[ -f /etc/containers/containers.conf ]] ||
     printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=32768:32768"]\n' \
