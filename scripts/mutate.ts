@@ -162,6 +162,20 @@ const MUTATIONS: Mutation[] = [
     to: "COLLATE BINARY >= CAST(X'FF' AS TEXT)",
     tests: ["test/repair_test.ts"],
   },
+  {
+    name: "the repair chases users who go missing while it runs, without bound",
+    file: "repair.ts",
+    from: "if (++this.#catchUps > CATCH_UP_ROUNDS || missing >= this.#lastPass) {",
+    to: "if (++this.#catchUps > Infinity) {",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "no statistics refresh after a large backfill",
+    file: "repair.ts",
+    from: "if (backfill.generated >= ANALYZE_AFTER) await table.analyze();",
+    to: "if (backfill.generated >= ANALYZE_AFTER * 1000) await table.analyze();",
+    tests: ["test/repair_test.ts"],
+  },
 ];
 
 /** Run test files under Node; true when they pass. */
