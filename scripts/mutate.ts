@@ -170,6 +170,13 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/reliability_test.ts"],
   },
   {
+    name: "candidates probed as text, whatever the column's type",
+    file: "db/postgres.ts",
+    from: "x.${COL} = c.code::${columnType} LIMIT 1",
+    to: "x.${COL} = c.code LIMIT 1",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
     name: "no statistics refresh after a large backfill",
     file: "repair.ts",
     from: "if (backfill.generated >= ANALYZE_AFTER) await table.analyze();",
