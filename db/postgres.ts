@@ -214,9 +214,13 @@ export function openPostgres(
   ): Promise<T> {
     for (;;) {
       try {
-        // "default" is a plain BEGIN: a server or role that defaults to read-only
-        // transactions is obeyed, not overridden.
-        const result = await sql.begin(mode === "default" ? "" : mode, async (tx) => {
+        // Read committed whatever the server's default: each statement must see
+        // what other replicas committed while this one waited for the lock (a
+        // snapshot from before the wait would redo their work and fail with a
+        // serialization error). "default" says nothing of read-only: a server
+        // or role that defaults to read-only transactions is obeyed.
+        const access = mode === "default" ? "" : ` ${mode}`;
+        const result = await sql.begin(`isolation level read committed${access}`, async (tx) => {
           const ms = String(remainingMs(options.deadline));
           await tx.unsafe(settingsSql, [ms]);
           return await work(tx);

@@ -177,6 +177,13 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/reliability_test.ts"],
   },
   {
+    name: "transactions take the server's default isolation",
+    file: "db/postgres.ts",
+    from: "sql.begin(`isolation level read committed${access}`,",
+    to: "sql.begin(access,",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
     name: "no statistics refresh after a large backfill",
     file: "repair.ts",
     from: "if (backfill.generated >= ANALYZE_AFTER) await table.analyze();",
