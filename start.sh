@@ -70,6 +70,16 @@ child=""
 # it started (the children of a shell MIGRATE_CMD too), not just its shell.
 if command -v setsid >/dev/null 2>&1; then own_group="setsid -w"; else own_group=""; fi
 signal_child() {
+  # Until the child has made its group it may not have exec'd yet: it still
+  # has this shell's trap handler, which takes the signal and drops it (dash
+  # does, every time, right after the fork), and the step then runs to its end.
+  # So wait for the group first (at most about 5 s), then signal it.
+  tries=0
+  while [ -n "$own_group" ] && [ "$tries" -lt 100 ] &&
+    ! kill -0 -"$child" 2>/dev/null && kill -0 "$child" 2>/dev/null; do
+    sleep 0.05 2>/dev/null || sleep 1
+    tries=$((tries + 1))
+  done
   kill -"$1" -"$child" 2>/dev/null || kill -"$1" "$child" 2>/dev/null
 }
 on_signal() {

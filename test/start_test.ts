@@ -16,6 +16,7 @@ import {
   lines,
   literal,
   ROOT,
+  run,
   type Running,
   sendSignal,
   waitForHttp,
@@ -203,6 +204,27 @@ describe("start.sh and the probe", () => {
       LOG.failed("no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found: node v20.11.1)"),
     ]);
     assert.doesNotMatch(running.output(), /^\s+at /m, "no stack trace");
+  });
+
+  test("a signal sent as a step starts still reaches it (sh drops one sent right after a fork)", async () => {
+    // start.sh's own signal_child, run by sh the way forward() runs it when
+    // the signal came before the step's fork: the freshly forked child still
+    // has the shell's trap handler until it execs, and a plain kill then is
+    // lost (the step ran to its end: a 60 s migration held a stopping pod).
+    const source = readFileSync(START, "utf8");
+    const signalChild = /^signal_child\(\) \{[\s\S]*?^\}/m.exec(source)?.[0];
+    assert.ok(signalChild, "start.sh defines signal_child");
+    const script = `own_group="setsid -w"; child=""; signalled=TERM
+${signalChild}
+trap 'signalled=TERM' TERM
+$own_group sleep 5 &
+child=$!
+if [ -n "$signalled" ]; then signal_child "$signalled"; fi
+wait "$child"; echo "rc=$?"`;
+    const started = Date.now();
+    const ran = await run("sh", ["-c", script], { timeoutMs: 20_000 });
+    assert.equal(ran.stdout.trim(), "rc=143", ran.stderr);
+    assert.ok(Date.now() - started < 4000, `the step stopped in ${Date.now() - started} ms`);
   });
 
   test("SIGTERM during a slow migration: start.sh stops within 5 s and the app never starts", async () => {
