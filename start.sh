@@ -61,9 +61,10 @@ for candidate in node deno; do
   fi
 done
 
-# From here until the app is exec'd, SIGTERM and SIGINT are caught: they go
-# to the running step (the migration or the repair), and start.sh stops once
-# that step has ended. Caught before any step starts, so none slips through.
+# From here until the last step has ended, SIGTERM and SIGINT are caught: they
+# go to the running step (the migration or the repair), and start.sh stops
+# once that step has ended. Caught before any step starts, so none slips
+# through.
 signalled=""
 child=""
 # setsid gives each step a process group of its own, so a signal reaches all
@@ -150,6 +151,9 @@ else
   forward $launcher "$here/mod.ts" ${INVITE_CODE_FLAGS:-} ||
     { stop_if_signalled; echo "$warning the repair exited with status $status"; }
 fi
+# No step is left to pass a signal to: from here one ends start.sh as usual,
+# rather than being caught and then forgotten by the exec below.
+trap - TERM INT
 stop_if_signalled
 
 if [ "$#" -eq 0 ]; then
