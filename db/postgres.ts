@@ -237,6 +237,7 @@ export function openPostgres(
 
   function userTable(facts: SchemaFacts, serverVersion: number, columnType: string): UserTable {
     const table = tableOf(facts);
+    const assignStatement = assignSql(table, facts.indexed, columnType);
     // The (sub)transactions that wrote this handle's codes: the xmin of the
     // rows each chunk's savepoint updated.
     const writers = new Set<string>();
@@ -266,9 +267,7 @@ export function openPostgres(
           await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
             `invite-code-repair:${facts.schema}`,
           ]);
-          return await work(
-            repairTransaction(tx, assignSql(table, facts.indexed, columnType), table, writers),
-          );
+          return await work(repairTransaction(tx, assignStatement, table, writers));
         });
       },
 
