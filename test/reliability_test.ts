@@ -66,6 +66,15 @@ function assertUniqueAndKept(before: { code: string | null }[], after: { code: s
   }
 }
 
+/** N of the first line that is exactly `line(N)`, so the catalogue alone spells the line. */
+function numberIn(seen: string[], line: (n: number) => string): number | undefined {
+  for (const text of seen) {
+    for (const [digits] of text.matchAll(/\d+/g)) {
+      if (line(Number(digits)) === text) return Number(digits);
+    }
+  }
+}
+
 function countMissing(rows: { code: string | null }[]): number {
   return rows.filter((r) => isMissing(r.code)).length;
 }
@@ -365,11 +374,9 @@ describe("concurrent writers", () => {
         FROM generate_series(1, 100) AS n`;
       arrivals += 100;
     });
-    const left = seen.map((line) => Number(/^INFO: (\d+) /.exec(line)?.[1]))
-      .find((n, i) => seen[i] === LOG.leftForNextRun(n));
+    const left = numberIn(seen, LOG.leftForNextRun);
     assert.ok(left !== undefined && left > 0, `the repair stopped chasing:\n${seen.join("\n")}`);
-    const generated = seen.map((line) => Number(/^SUCCESS: .* (\d+) users$/.exec(line)?.[1]))
-      .find((n, i) => seen[i] === LOG.success(n));
+    const generated = numberIn(seen, LOG.success);
     assert.ok(generated! >= 60_000 && generated! <= 60_000 + arrivals, seen.join("\n"));
     const rows = await pg.rows();
     const present = rows.map((r) => r.code).filter((c) => !isMissing(c));
