@@ -207,20 +207,20 @@ describe("start.sh and the probe", () => {
   });
 
   test("a signal sent as a step starts still reaches it (sh drops one sent right after a fork)", async () => {
-    // start.sh's own signal_child, run by sh the way forward() runs it when
-    // the signal came before the step's fork: the freshly forked child still
-    // has the shell's trap handler until it execs, and a plain kill then is
-    // lost (the step ran to its end: a 60 s migration held a stopping pod).
+    // start.sh's own functions, run by sh with the signal already caught when
+    // forward() forks the step: the freshly forked child still has the
+    // shell's trap handler until it execs, and a plain kill then is lost
+    // (the step ran to its end: a 60 s migration held a stopping pod).
     const source = readFileSync(START, "utf8");
-    const signalChild = /^signal_child\(\) \{[\s\S]*?^\}/m.exec(source)?.[0];
-    assert.ok(signalChild, "start.sh defines signal_child");
+    const functions = ["signal_child", "on_signal", "forward"].map((name) => {
+      const body = new RegExp(`^${name}\\(\\) \\{[\\s\\S]*?^\\}`, "m").exec(source)?.[0];
+      assert.ok(body, `start.sh defines ${name}`);
+      return body;
+    });
     const script = `own_group="setsid -w"; child=""; signalled=TERM
-${signalChild}
-trap 'signalled=TERM' TERM
-$own_group sleep 5 &
-child=$!
-if [ -n "$signalled" ]; then signal_child "$signalled"; fi
-wait "$child"; echo "rc=$?"`;
+${functions.join("\n")}
+trap 'on_signal TERM' TERM
+forward sleep 5; echo "rc=$?"`;
     const started = Date.now();
     const ran = await run("sh", ["-c", script], { timeoutMs: 20_000 });
     assert.equal(ran.stdout.trim(), "rc=143", ran.stderr);
