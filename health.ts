@@ -177,23 +177,34 @@ export function createProbe(
       : new Response(bodies.json, { status: bodies.code, headers: jsonHeaders });
   };
 
+  // One handler per path, whatever the method. A second handler (a 405 for
+  // every method) also matched each GET, and Hono then runs the two as a
+  // middleware chain: every probe answer became a promise behind an async
+  // wrapper, where one handler's answer is written as it is returned.
+  const getOnly = (handler: (c: Context) => Response | Promise<Response>) => (c: Context) =>
+    c.req.method === "GET" || c.req.method === "HEAD"
+      ? handler(c)
+      : c.text("method not allowed\n", 405, { Allow: "GET, HEAD" });
   const app = new Hono();
-  app.get(PROBE_PATH, (c): Response | Promise<Response> => {
-    const observed = inspector.current();
-    return observed ? respond(c, observed) : inspector.latest().then((o) => respond(c, o));
-  });
-  app.get("/livez", (c) => c.text("ok\n"));
-  app.get("/metrics", async (c) => {
-    const { result } = await inspector.latest();
-    stats.inspections = inspector.inspections;
-    stats.rssBytes = process.memoryUsage().rss;
-    return c.text(prometheusBody(result, stats), 200, {
-      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-    });
-  });
-  for (const path of [PROBE_PATH, "/livez", "/metrics"]) {
-    app.all(path, (c) => c.text("method not allowed\n", 405, { Allow: "GET, HEAD" }));
-  }
+  app.all(
+    PROBE_PATH,
+    getOnly((c) => {
+      const observed = inspector.current();
+      return observed ? respond(c, observed) : inspector.latest().then((o) => respond(c, o));
+    }),
+  );
+  app.all("/livez", getOnly((c) => c.text("ok\n")));
+  app.all(
+    "/metrics",
+    getOnly(async (c) => {
+      const { result } = await inspector.latest();
+      stats.inspections = inspector.inspections;
+      stats.rssBytes = process.memoryUsage().rss;
+      return c.text(prometheusBody(result, stats), 200, {
+        "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+      });
+    }),
+  );
   app.notFound((c) => c.text("not found\n", 404));
   app.onError((_error, c) => c.text("internal error\n", 500));
 

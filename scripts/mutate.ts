@@ -197,6 +197,13 @@ const MUTATIONS: Mutation[] = [
     to: "if (backfill.generated >= ANALYZE_AFTER * 1000) await table.analyze();",
     tests: ["test/repair_test.ts"],
   },
+  {
+    name: "a catch-all 405 handler also matches every GET of the probe",
+    file: "health.ts",
+    from: "  app.notFound(",
+    to: '  app.all(PROBE_PATH, (c) => c.text("method not allowed\\n", 405));\n  app.notFound(',
+    tests: ["test/health_test.ts"],
+  },
 ];
 
 /** Run test files under Node; true when they pass. */
