@@ -448,9 +448,12 @@ if (onPostgres) {
             // A first round to warm both up, not counted.
             await Promise.all([load(probe.url, 2), load(staticRoute.url, 2)]);
             for (let round = 0; round < ROUNDS; round++) {
-              const [p, s] = await Promise.all([load(probe.url, SECONDS), load(staticRoute.url, SECONDS)]);
-              probeRuns.push(p);
-              staticRuns.push(s);
+              const [probeRun, staticRun] = await Promise.all([
+                load(probe.url, SECONDS),
+                load(staticRoute.url, SECONDS),
+              ]);
+              probeRuns.push(probeRun);
+              staticRuns.push(staticRun);
             }
           } finally {
             probe.stop();
