@@ -410,10 +410,11 @@ interface AssignRow {
  * primary key. Only rows still missing change. Measured at a million users,
  * the cost is that of writing random keys into the unique index (bench/).
  *
- * Candidates are probed as the column's own type (`columnType`, without its
- * length): compared as text, a `char(n)` or `citext` column's index cannot
- * serve the probe, and each probe read the table (50,000 users with 5,000
- * missing: past a 60 s deadline, against 0.4 s).
+ * Candidates are compared as the column's own type (`columnType`, without
+ * its length): compared as text, a `char(n)` or `citext` column's index
+ * cannot serve the probe, and each probe read the table (50,000 users with
+ * 5,000 missing: past a 60 s deadline, against 0.4 s); and text equality is
+ * not citext's.
  */
 function assignSql(table: string, indexed: boolean, columnType: string): string {
   return `
@@ -436,8 +437,10 @@ WITH targets AS MATERIALIZED (
       SELECT true AS taken FROM ${table} x WHERE x.${COL} = c.code::${columnType} LIMIT 1) x
     ON true WHERE x.taken IS NULL`
       // Without an index a probe per code would scan the table each time:
-      // one hashed anti join reads the table once per chunk instead.
-      : `WHERE NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.${COL} = c.code)`
+      // one hashed anti join reads the table once per chunk instead. As the
+      // column's type here too: compared as text, a citext column took a
+      // code that another user held in other case.
+      : `WHERE NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.${COL} = c.code::${columnType})`
   }
 ), pairs AS MATERIALIZED (
   -- unnest of two arrays zips them by position, padding the shorter with NULLs.

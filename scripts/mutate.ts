@@ -198,6 +198,13 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/repair_test.ts"],
   },
   {
+    name: "the unindexed anti join compares candidates as text",
+    file: "db/postgres.ts",
+    from: "x.${COL} = c.code::${columnType})`",
+    to: "x.${COL} = c.code)`",
+    tests: ["test/repair_test.ts"],
+  },
+  {
     name: "a catch-all 405 handler also matches every GET of the probe",
     file: "health.ts",
     from: "  app.notFound(",

@@ -19,6 +19,7 @@ import {
   warned,
 } from "./helpers.ts";
 import { LOG } from "../messages.ts";
+import { ALPHABET } from "../codes.ts";
 
 function assertAllUnique(rows: Row[]) {
   const codes = rows.map((r) => r.code);
@@ -92,6 +93,39 @@ for (const [dialect, open] of FIXTURES) {
         const result = await runCli([], db.env);
         assert.match(result.stdout, literal(LOG.success(300)));
         assertAllUnique(await db.rows());
+      });
+    }
+
+    // PostgreSQL only: SQLite draws distinct codes per batch, which a
+    // constant draw never gives.
+    if (dialect === "postgres") {
+      test("a citext column without an index: a code another user holds in other case is never given, not even to be taken back", async () => {
+        await db.exec("CREATE EXTENSION IF NOT EXISTS citext");
+        await db.seed({ users: 3, missing: 1, unique: false, column: "CITEXT" });
+        await db.exec(
+          `UPDATE "user" SET invite_code = 'aaaaaa' WHERE name = (SELECT min(name) FROM "user" WHERE invite_code IS NOT NULL)`,
+        );
+        // Every draw is then AAAAAA (AAAAAAA once the repair lengthens its
+        // codes), and to a citext column AAAAAA is the code above.
+        const random = crypto.getRandomValues;
+        crypto.getRandomValues = (<T extends ArrayBufferView | null>(bytes: T): T => {
+          new Uint8Array(bytes!.buffer).fill(ALPHABET.indexOf("A"));
+          return bytes;
+        }) as typeof crypto.getRandomValues;
+        const logged: string[] = [];
+        let report;
+        try {
+          report = await repair({ env: db.env, log: (line) => logged.push(line) });
+        } finally {
+          crypto.getRandomValues = random;
+        }
+        assert.equal(report.status, "repaired");
+        // Not given and then taken back (the repair's net for codes another
+        // user also holds): never given.
+        assert.deepEqual(logged, [LOG.found(1), LOG.success(1)]);
+        const codes = (await db.rows()).map((r) => r.code);
+        assert.ok(!codes.includes("AAAAAA"), `AAAAAA given beside aaaaaa: ${codes.join(" ")}`);
+        assert.equal((await check({ env: db.env })).duplicates, 0);
       });
     }
 
