@@ -11,6 +11,7 @@
  * BENCH_PYTHON        the python3 with SQLAlchemy and psycopg2 (default /usr/bin/python3)
  * BENCH_POSTGRES_BIN  a PostgreSQL bin folder to start instead of the embedded
  *                     one (e.g. /usr/lib/postgresql/15/bin, Debian's 15)
+ * BENCH_BACKFILL_ROUNDS  rounds of the million-user floors and repairs, interleaved (default 1)
  * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite")
  *
  * Every time is of a whole process, launch to exit, as a container start
@@ -47,6 +48,7 @@ const PYTHON = env.BENCH_PYTHON ?? "/usr/bin/python3";
 const SECTIONS = new Set(
   (env.BENCH_SECTIONS ?? "backfill,start,unindexed,probe,sqlite").split(","),
 );
+const BACKFILL_ROUNDS = Number(env.BENCH_BACKFILL_ROUNDS ?? 1);
 const DENO_FLAGS = ["--allow-env", "--allow-net", "--allow-read", "--allow-write"];
 
 interface Row {
@@ -277,48 +279,64 @@ c.commit()`;
 if (onPostgres) {
   try {
     if (SECTIONS.has("backfill")) {
-      const sequentialFloor = await floor(
-        await templateOf(USERS),
-        `CREATE SEQUENCE floor_seq`,
-        `UPDATE "user" SET invite_code = to_hex(nextval('floor_seq')) WHERE invite_code IS NULL`,
+      // One floor against one repair moved by half between days on this
+      // machine; rounds of all of them, interleaved, give medians instead.
+      const sequentialFloors: number[] = [];
+      const scatteredFloors: number[] = [];
+      const repairs = new Map<string, { ms: number[]; peakMiB: number[] }>(
+        RUNTIMES.map((runtime) => [runtime, { ms: [], peakMiB: [] }]),
       );
-      say(`floor (sequential values): ${sequentialFloor.toFixed(0)} ms`);
-      // Unique values scattered over the key space, as random codes are: a
-      // bijective 32-bit mix of a sequence (one SQL function call per row).
-      const scatteredFloor = await floor(
-        await templateOf(USERS),
-        `CREATE SEQUENCE floor_seq;
+      for (let round = 0; round < BACKFILL_ROUNDS; round++) {
+        const sequentialFloor = await floor(
+          await templateOf(USERS),
+          `CREATE SEQUENCE floor_seq`,
+          `UPDATE "user" SET invite_code = to_hex(nextval('floor_seq')) WHERE invite_code IS NULL`,
+        );
+        sequentialFloors.push(sequentialFloor);
+        say(`floor (sequential values): ${sequentialFloor.toFixed(0)} ms`);
+        // Unique values scattered over the key space, as random codes are: a
+        // bijective 32-bit mix of a sequence (one SQL function call per row).
+        const scatteredFloor = await floor(
+          await templateOf(USERS),
+          `CREATE SEQUENCE floor_seq;
      CREATE FUNCTION mix32(h bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
        SELECT (x >> 16) # x FROM (SELECT ((((y >> 16) # y) * 73244475) % 4294967296) AS x
        FROM (SELECT ((((h >> 16) # h) * 73244475) % 4294967296) AS y) a) b $$`,
-        `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
+          `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
      WHERE invite_code IS NULL`,
-      );
-      say(`floor (scattered values): ${scatteredFloor.toFixed(0)} ms`);
-
-      for (const runtime of RUNTIMES) {
-        const report = await measuredRepair(runtime, await freshCopy(await templateOf(USERS)));
-        say(
-          `${runtime} repair of ${USERS}: ${report.ms.toFixed(0)} ms, peak ${
-            report.peakMiB.toFixed(0)
-          } MiB`,
         );
-        rows.push({
-          what: `PostgreSQL backfill, ${USERS} users, atomic`,
-          runtime,
-          ms: report.ms,
-          peakMiB: report.peakMiB,
-          reference: "floor: one UPDATE, sequential values",
-          referenceMs: sequentialFloor,
-        });
-        rows.push({
-          what: `PostgreSQL backfill, ${USERS} users, atomic`,
-          runtime,
-          ms: report.ms,
-          peakMiB: report.peakMiB,
-          reference: "floor: one UPDATE, scattered values",
-          referenceMs: scatteredFloor,
-        });
+        scatteredFloors.push(scatteredFloor);
+        say(`floor (scattered values): ${scatteredFloor.toFixed(0)} ms`);
+        for (const runtime of RUNTIMES) {
+          const report = await measuredRepair(runtime, await freshCopy(await templateOf(USERS)));
+          say(
+            `${runtime} repair of ${USERS}: ${report.ms.toFixed(0)} ms, peak ${
+              report.peakMiB.toFixed(0)
+            } MiB`,
+          );
+          repairs.get(runtime)!.ms.push(report.ms);
+          repairs.get(runtime)!.peakMiB.push(report.peakMiB);
+        }
+      }
+
+      const rounds = BACKFILL_ROUNDS > 1 ? ` (median of ${BACKFILL_ROUNDS}, interleaved)` : "";
+      for (const runtime of RUNTIMES) {
+        const { ms, peakMiB } = repairs.get(runtime)!;
+        for (
+          const [reference, floors] of [
+            ["floor: one UPDATE, sequential values", sequentialFloors],
+            ["floor: one UPDATE, scattered values", scatteredFloors],
+          ] as const
+        ) {
+          rows.push({
+            what: `PostgreSQL backfill, ${USERS} users, atomic${rounds}`,
+            runtime,
+            ms: median(ms),
+            peakMiB: Math.max(...peakMiB),
+            reference,
+            referenceMs: median(floors),
+          });
+        }
       }
 
       const atomic = rows.find((r) => r.runtime === RUNTIMES[0])!;
