@@ -110,9 +110,8 @@ const MIN_SERVER_VERSION = 140000;
  * or role already sets (0 = none). `client_connection_check_interval`
  * (PostgreSQL 14+) makes a backend whose client was killed stop within a
  * second, rather than finish its chunk or keep waiting for the lock.
- * `planner` adds transaction-local planner settings.
  */
-function transactionSettingsSql(planner: Record<string, string> = {}): string {
+function transactionSettingsSql(): string {
   // current_setting() shows milliseconds with a unit ("30s", "5min", "1d"),
   // which reads as an interval; the pg_settings view would cost a few ms
   // of building every setting's row, twice per start.
@@ -120,23 +119,18 @@ function transactionSettingsSql(planner: Record<string, string> = {}): string {
     `set_config('${name}', least($1::bigint, coalesce(nullif(
      (extract(epoch FROM current_setting('${name}')::interval) * 1000)::bigint, 0), $1::bigint))::text, true)`
   );
-  const plan = Object.entries(planner).map(([name, value]) =>
-    `set_config('${name}', '${value}', true)`
-  );
-  return `SELECT ${[...timeouts, ...plan].join(",\n  ")},
+  return `SELECT ${timeouts.join(",\n  ")},
   CASE WHEN current_setting('client_connection_check_interval', true) = '0'
     THEN set_config('client_connection_check_interval', '1000', true) END`;
 }
 
 const BOUND_TIMEOUTS_SQL = transactionSettingsSql();
 /**
- * The look and the full count, which every start runs. The planner
- * underprices reading the column from the table, last in a wide row: when
- * the visibility map covers the table, reading the column's index alone
- * takes a third less (`INDEX_ONLY_SQL`); otherwise the planner chooses,
- * parallel workers included (bench/README.md).
+ * For the full count, which every start runs: the planner underprices
+ * reading the column from the table, last in a wide row. When the visibility
+ * map covers the table, reading the column's index alone takes a third less;
+ * otherwise the planner chooses, parallel workers included (bench/README.md).
  */
-const LOOK_SQL = BOUND_TIMEOUTS_SQL;
 const INDEX_ONLY_SQL = "SELECT set_config('enable_seqscan', 'off', true)";
 
 interface FactsRow {
@@ -207,7 +201,6 @@ export function openPostgres(
   async function inTransaction<T>(
     mode: "read only" | "default",
     work: (tx: TransactionSql) => Promise<T>,
-    settingsSql = BOUND_TIMEOUTS_SQL,
   ): Promise<T> {
     for (;;) {
       try {
@@ -219,7 +212,7 @@ export function openPostgres(
         const access = mode === "default" ? "" : ` ${mode}`;
         const result = await sql.begin(`isolation level read committed${access}`, async (tx) => {
           const ms = String(remainingMs(options.deadline));
-          await tx.unsafe(settingsSql, [ms]);
+          await tx.unsafe(BOUND_TIMEOUTS_SQL, [ms]);
           return await work(tx);
         });
         driver.connector.settled();
@@ -325,7 +318,7 @@ export function openPostgres(
           table: userTable(facts, row.server_version, row.column_base_type ?? "text"),
           counts: { total: counted.total, missing: counted.missing },
         };
-      }, LOOK_SQL);
+      });
     },
 
     async close(force = false): Promise<void> {

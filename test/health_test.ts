@@ -150,7 +150,7 @@ for (const [dialect, open] of FIXTURES) {
       }
     });
 
-    test("a cached answer is returned as it is, not as a promise behind the others", async () => {
+    test("a cached answer is returned as it is, not as a promise", async () => {
       // What keeps the probe near a static route under load: Hono writes a
       // handler's Response at once, but runs two handlers that both match (a
       // GET and a catch-all 405) as an awaited chain.

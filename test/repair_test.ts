@@ -113,12 +113,8 @@ for (const [dialect, open] of FIXTURES) {
           return bytes;
         }) as typeof crypto.getRandomValues;
         const logged: string[] = [];
-        let report;
-        try {
-          report = await repair({ env: db.env, log: (line) => logged.push(line) });
-        } finally {
-          crypto.getRandomValues = random;
-        }
+        const report = await repair({ env: db.env, log: (line) => logged.push(line) })
+          .finally(() => (crypto.getRandomValues = random));
         assert.equal(report.status, "repaired");
         // Not given and then taken back (the repair's net for codes another
         // user also holds): never given.
