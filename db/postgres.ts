@@ -61,14 +61,36 @@ function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-const WHITESPACE = WHITESPACE_CODE_POINTS.map((c) => `chr(${c})`).join(" || ");
-// Blank means only whitespace, so its first character is whitespace (or it
-// is empty: ascii('') is 0). Checking that first makes a real code cost one
-// comparison instead of a btrim: the no-op count at 100,000 users went from
-// 164 ms to well under half.
-const FIRST_BLANK = [0, ...WHITESPACE_CODE_POINTS].join(", ");
-const MISSING = (column: string) =>
-  `(${column} IS NULL OR (ascii(${column}) IN (${FIRST_BLANK}) AND btrim(${column}, ${WHITESPACE}) = ''))`;
+/** SQL that is true when `column`'s code is missing: NULL, empty or blank. */
+type MissingTest = (column: string) => string;
+
+/**
+ * The missing test for a database in `encoding`. chr() and ascii() take code
+ * points only in UTF-8: elsewhere chr() of a non-ASCII value names a byte or
+ * fails ("requested character too large for encoding"), and so does ascii()
+ * of a non-ASCII first character in a multibyte encoding such as EUC_JP. So
+ * outside UTF-8 only ASCII whitespace makes a code blank; that is every
+ * whitespace a SQL_ASCII database holds as one character.
+ */
+function missingTest(encoding: string): MissingTest {
+  if (encoding !== "UTF8") {
+    const ascii = sqlCharacters(WHITESPACE_CODE_POINTS.filter((c) => c < 0x80));
+    return (column) => `(${column} IS NULL OR btrim(${column}, ${ascii}) = '')`;
+  }
+  const whitespace = sqlCharacters(WHITESPACE_CODE_POINTS);
+  // Blank means only whitespace, so its first character is whitespace (or it
+  // is empty: ascii('') is 0). Checking that first makes a real code cost one
+  // comparison instead of a btrim: the no-op count at 100,000 users went from
+  // 164 ms to well under half.
+  const firstBlank = [0, ...WHITESPACE_CODE_POINTS].join(", ");
+  return (column) =>
+    `(${column} IS NULL OR (ascii(${column}) IN (${firstBlank}) AND btrim(${column}, ${whitespace}) = ''))`;
+}
+
+function sqlCharacters(codePoints: readonly number[]): string {
+  return codePoints.map((c) => `chr(${c})`).join(" || ");
+}
+
 const COL = quoteIdentifier(COLUMN);
 
 const FACTS_SQL = `
@@ -99,7 +121,8 @@ SELECT (SELECT name FROM s) AS schema,
   EXISTS (SELECT 1 FROM i) AS indexed,
   (SELECT c.relallvisible >= 0.9 * c.relpages AND c.relpages > 0
    FROM pg_class c JOIN t ON c.oid = t.oid) AS mostly_visible,
-  current_setting('server_version_num')::int AS server_version`;
+  current_setting('server_version_num')::int AS server_version,
+  current_setting('server_encoding') AS server_encoding`;
 
 /** The backfill walks the table with TID range scans, new in PostgreSQL 14. */
 const MIN_SERVER_VERSION = 140000;
@@ -146,6 +169,7 @@ interface FactsRow {
   /** The visibility map covers most pages (as of the last VACUUM or ANALYZE). */
   mostly_visible: boolean | null;
   server_version: number;
+  server_encoding: string;
 }
 
 /**
@@ -225,9 +249,14 @@ export function openPostgres(
     }
   }
 
-  function userTable(facts: SchemaFacts, serverVersion: number, columnType: string): UserTable {
+  function userTable(
+    facts: SchemaFacts,
+    serverVersion: number,
+    columnType: string,
+    missing: MissingTest,
+  ): UserTable {
     const table = tableOf(facts);
-    const assignStatement = assignSql(table, facts.indexed, columnType);
+    const assignStatement = assignSql(table, facts.indexed, columnType, missing);
     // The (sub)transactions that wrote this handle's codes: the xmin of the
     // rows each chunk's savepoint updated.
     const writers = new Set<string>();
@@ -237,7 +266,7 @@ export function openPostgres(
         const [row] = await inTransaction(readMode, (tx) =>
           tx.unsafe<{ duplicates: number }[]>(
             `SELECT coalesce(sum(n - 1), 0)::float8 AS duplicates FROM (
-               SELECT count(*) AS n FROM ${table} WHERE NOT ${MISSING(COL)}
+               SELECT count(*) AS n FROM ${table} WHERE NOT ${missing(COL)}
                GROUP BY ${COL} HAVING count(*) > 1) d`,
           ));
         return row.duplicates;
@@ -257,7 +286,7 @@ export function openPostgres(
           await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
             `invite-code-repair:${facts.schema}`,
           ]);
-          return await work(repairTransaction(tx, assignStatement, table, writers));
+          return await work(repairTransaction(tx, assignStatement, table, writers, missing));
         });
       },
 
@@ -269,7 +298,7 @@ export function openPostgres(
           tx.unsafe(
             `UPDATE ${table} u SET ${COL} = NULL
              WHERE u.xmin::text = ANY(string_to_array($1, ','))
-               AND NOT ${MISSING(`u.${COL}`)}
+               AND NOT ${missing(`u.${COL}`)}
                AND EXISTS (SELECT 1 FROM ${table} o
                            WHERE o.${COL} = u.${COL} AND o.ctid <> u.ctid)`,
             [[...writers].join(",")],
@@ -311,11 +340,12 @@ export function openPostgres(
         const reason = absence(facts, target.display);
         if (reason !== null) return { facts, absence: reason };
         if (row.indexed && row.mostly_visible) await tx.unsafe(INDEX_ONLY_SQL);
-        const [counted] = await tx.unsafe<Counts[]>(countsSql(tableOf(facts)));
+        const missing = missingTest(row.server_encoding);
+        const [counted] = await tx.unsafe<Counts[]>(countsSql(tableOf(facts), missing));
         return {
           facts,
           absence: null,
-          table: userTable(facts, row.server_version, row.column_base_type ?? "text"),
+          table: userTable(facts, row.server_version, row.column_base_type ?? "text", missing),
           counts: { total: counted.total, missing: counted.missing },
         };
       });
@@ -333,17 +363,18 @@ function repairTransaction(
   assignStatement: string,
   table: string,
   writers: Set<string>,
+  missing: MissingTest,
 ): RepairTransaction {
   return {
     async countMissing() {
-      const [row] = await tx.unsafe<Counts[]>(countsSql(table));
+      const [row] = await tx.unsafe<Counts[]>(countsSql(table, missing));
       return row.missing;
     },
     async clearDuplicates() {
       const cleared = await tx.unsafe(
         `WITH ranked AS (
            SELECT ctid AS t, row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, ctid) AS r
-           FROM ${table} WHERE NOT ${MISSING(COL)})
+           FROM ${table} WHERE NOT ${missing(COL)})
          UPDATE ${table} u SET ${COL} = NULL FROM ranked WHERE u.ctid = ranked.t AND ranked.r > 1`,
       );
       return cleared.count;
@@ -379,9 +410,9 @@ function tableOf(facts: SchemaFacts): string {
   return `${quoteIdentifier(facts.schema ?? "public")}.${quoteIdentifier(TABLE)}`;
 }
 
-function countsSql(table: string): string {
+function countsSql(table: string, missing: MissingTest): string {
   return `SELECT count(*)::float8 AS total, count(*) FILTER (WHERE ${
-    MISSING(COL)
+    missing(COL)
   })::float8 AS missing
     FROM ${table}`;
 }
@@ -409,11 +440,16 @@ interface AssignRow {
  * 5,000 missing: past a 60 s deadline, against 0.4 s); and text equality is
  * not citext's.
  */
-function assignSql(table: string, indexed: boolean, columnType: string): string {
+function assignSql(
+  table: string,
+  indexed: boolean,
+  columnType: string,
+  missing: MissingTest,
+): string {
   return `
 WITH targets AS MATERIALIZED (
   SELECT coalesce(array_agg(t ORDER BY t), '{}') AS tids FROM (
-    SELECT ctid AS t FROM ${table} WHERE ctid > $3::tid AND ${MISSING(COL)} LIMIT $1
+    SELECT ctid AS t FROM ${table} WHERE ctid > $3::tid AND ${missing(COL)} LIMIT $1
   ) s
 ), free AS MATERIALIZED (
   -- LATERAL ... LIMIT 1 keeps this one index probe per code: as an anti join
@@ -441,7 +477,7 @@ WITH targets AS MATERIALIZED (
   WHERE p.t IS NOT NULL AND p.code IS NOT NULL
 ), updated AS (
   UPDATE ${table} u SET ${COL} = p.code FROM pairs p
-  WHERE u.ctid = p.t AND ${MISSING(`u.${COL}`)}
+  WHERE u.ctid = p.t AND ${missing(`u.${COL}`)}
   RETURNING u.xmin::text AS writer
 )
 SELECT (SELECT count(*) FROM updated)::float8 AS assigned,

@@ -211,6 +211,20 @@ const MUTATIONS: Mutation[] = [
     to: '  app.all(PROBE_PATH, (c) => c.text("method not allowed\\n", 405));\n  app.notFound(',
     tests: ["test/health_test.ts"],
   },
+  {
+    name: "every encoding gets UTF-8's blank test",
+    file: "db/postgres.ts",
+    from: 'if (encoding !== "UTF8") {',
+    to: "if (false) {",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "outside UTF-8 the blank test reads the first character with ascii()",
+    file: "db/postgres.ts",
+    from: "`(${column} IS NULL OR btrim(${column}, ${ascii}) = '')`",
+    to: "`(${column} IS NULL OR (ascii(${column}) < 33 AND btrim(${column}, ${ascii}) = ''))`",
+    tests: ["test/reliability_test.ts"],
+  },
 ];
 
 /** Run test files under Node; true when they pass. */

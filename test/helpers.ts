@@ -117,13 +117,19 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-/** A fresh PostgreSQL database on the test server, dropped on close. */
-export async function postgresFixture(): Promise<Fixture> {
+/**
+ * A fresh PostgreSQL database on the test server, dropped on close; in
+ * `encoding` when given (with the C locale, which every encoding accepts).
+ */
+export async function postgresFixture(encoding?: string): Promise<Fixture> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) throw new Error("TEST_DATABASE_URL is not set: run the suite with `npm test`");
   const name = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.unsafe(
+    `CREATE DATABASE ${name}` +
+      (encoding ? ` TEMPLATE template0 ENCODING '${encoding}' LOCALE 'C'` : ""),
+  );
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const sql = postgres(url.href, { max: 1, onnotice: () => {} });

@@ -767,6 +767,42 @@ describe("unusual data", () => {
   }
 });
 
+describe("databases not encoded in UTF-8", () => {
+  // chr() and ascii() take code points only in UTF-8: in these the blank
+  // test failed every start ("requested character too large for encoding").
+  const foreignCode: Record<string, string> = {
+    SQL_ASCII: "Öl-42",
+    LATIN1: "Öl-42",
+    EUC_JP: "日本-42",
+  };
+  for (const [encoding, code] of Object.entries(foreignCode)) {
+    test(`postgres: ${encoding}: blanks repaired, a code that starts outside ASCII kept`, async () => {
+      const db = await postgresFixture(encoding);
+      try {
+        await db.seed({ users: 0, table: false });
+        await db.exec(
+          `CREATE TABLE "user" (id TEXT PRIMARY KEY, created_at BIGINT, invite_code VARCHAR(16) UNIQUE)`,
+        );
+        await db.exec(
+          `INSERT INTO "user" VALUES ('a', 0, NULL), ('b', 0, ''), ('c', 0, ' '),
+             ('d', 0, E'\\t\\r\\n'), ('e', 0, 'KEPT42'), ('f', 0, '${code}')`,
+        );
+        const result = await cli([], db.env);
+        assert.deepEqual(lines(result.stdout), [LOG.found(4), LOG.success(4)]);
+        const rows = await db.rows();
+        assert.deepEqual(rows.slice(4).map((r) => r.code), ["KEPT42", code]);
+        assert.ok(
+          rows.slice(0, 4).every((r) => GENERATED_CODE.test(r.code ?? "")),
+          "blanks filled",
+        );
+        assert.deepEqual(lines((await cli([], db.env)).stdout), [LOG.allHaveCodes(6)]);
+      } finally {
+        await db.close();
+      }
+    });
+  }
+});
+
 describe("the probe under stress", () => {
   test("tens of thousands of requests through an outage: 503 while down, 200 after, memory flat", async () => {
     const pg = await postgresFixture();
