@@ -96,7 +96,7 @@ const COL = quoteIdentifier(COLUMN);
 const FACTS_SQL = `
 WITH s AS (SELECT coalesce($1::text, current_schema()) AS name),
 t AS (
-  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN s ON n.nspname = s.name
+  SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN s ON n.nspname = s.name
   WHERE c.relname = '${TABLE}' AND c.relkind IN ('r', 'p')
 ),
 a AS (
@@ -113,6 +113,7 @@ i AS (
 )
 SELECT (SELECT name FROM s) AS schema,
   EXISTS (SELECT 1 FROM t) AS table_exists,
+  coalesce((SELECT relkind = 'p' FROM t), false) AS partitioned,
   EXISTS (SELECT 1 FROM a) AS column_exists,
   (SELECT type FROM a) AS column_type,
   (SELECT base_type FROM a) AS column_base_type,
@@ -170,6 +171,7 @@ interface FactsRow {
   mostly_visible: boolean | null;
   server_version: number;
   server_encoding: string;
+  partitioned: boolean;
 }
 
 /**
@@ -249,14 +251,19 @@ export function openPostgres(
     }
   }
 
-  function userTable(
-    facts: SchemaFacts,
-    serverVersion: number,
-    columnType: string,
-    missing: MissingTest,
-  ): UserTable {
+  function userTable(facts: SchemaFacts, row: FactsRow, missing: MissingTest): UserTable {
     const table = tableOf(facts);
-    const assignStatement = assignSql(table, facts.indexed, columnType, missing);
+    const serverVersion = row.server_version;
+    const chunk: ChunkStatement = {
+      sql: assignSql(
+        table,
+        facts.indexed,
+        row.column_base_type ?? "text",
+        missing,
+        row.partitioned,
+      ),
+      walks: !row.partitioned,
+    };
     // The (sub)transactions that wrote this handle's codes: the xmin of the
     // rows each chunk's savepoint updated.
     const writers = new Set<string>();
@@ -286,7 +293,7 @@ export function openPostgres(
           await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
             `invite-code-repair:${facts.schema}`,
           ]);
-          return await work(repairTransaction(tx, assignStatement, table, writers, missing));
+          return await work(repairTransaction(tx, chunk, table, writers, missing));
         });
       },
 
@@ -300,7 +307,8 @@ export function openPostgres(
              WHERE u.xmin::text = ANY(string_to_array($1, ','))
                AND NOT ${missing(`u.${COL}`)}
                AND EXISTS (SELECT 1 FROM ${table} o
-                           WHERE o.${COL} = u.${COL} AND o.ctid <> u.ctid)`,
+                           WHERE o.${COL} = u.${COL}
+                             AND (o.tableoid, o.ctid) <> (u.tableoid, u.ctid))`,
             [[...writers].join(",")],
           ));
         writers.clear();
@@ -345,7 +353,7 @@ export function openPostgres(
         return {
           facts,
           absence: null,
-          table: userTable(facts, row.server_version, row.column_base_type ?? "text", missing),
+          table: userTable(facts, row, missing),
           counts: { total: counted.total, missing: counted.missing },
         };
       });
@@ -358,9 +366,15 @@ export function openPostgres(
   };
 }
 
+/** A chunk's statement, and whether it walks the table from a cursor. */
+interface ChunkStatement {
+  sql: string;
+  walks: boolean;
+}
+
 function repairTransaction(
   tx: TransactionSql,
-  assignStatement: string,
+  chunk: ChunkStatement,
   table: string,
   writers: Set<string>,
   missing: MissingTest,
@@ -372,22 +386,26 @@ function repairTransaction(
     },
     async clearDuplicates() {
       const cleared = await tx.unsafe(
+        // A row is (tableoid, ctid): in a partitioned table ctids repeat.
         `WITH ranked AS (
-           SELECT ctid AS t, row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, ctid) AS r
+           SELECT tableoid AS o, ctid AS t,
+             row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, tableoid, ctid) AS r
            FROM ${table} WHERE NOT ${missing(COL)})
-         UPDATE ${table} u SET ${COL} = NULL FROM ranked WHERE u.ctid = ranked.t AND ranked.r > 1`,
+         UPDATE ${table} u SET ${COL} = NULL FROM ranked
+         WHERE u.tableoid = ranked.o AND u.ctid = ranked.t AND ranked.r > 1`,
       );
       return cleared.count;
     },
     async assign(cursor: Cursor | null, limit: number, candidates: Candidates) {
       const drawn = candidatesFor(limit);
-      const params = [limit, candidates.drawList(drawn), String(cursor ?? "(0,0)")];
+      const codes = candidates.drawList(drawn);
+      const params = chunk.walks ? [limit, codes, String(cursor ?? "(0,0)")] : [limit, codes];
       let row: AssignRow;
       try {
         // A savepoint lets a unique violation from a concurrent writer
         // retry this chunk instead of aborting the whole transaction.
         [row] = await tx.savepoint((sp) =>
-          sp.unsafe<AssignRow[]>(assignStatement, params)
+          sp.unsafe<AssignRow[]>(chunk.sql, params)
         ) as AssignRow[];
       } catch (error) {
         throw translateError(error);
@@ -439,18 +457,29 @@ interface AssignRow {
  * cannot serve the probe, and each probe read the table (50,000 users with
  * 5,000 missing: past a 60 s deadline, against 0.4 s); and text equality is
  * not citext's.
+ *
+ * A partitioned table's ctids repeat from partition to partition, so there a
+ * row is (tableoid, ctid), and with no one physical order each chunk takes
+ * the first rows still missing, from the start, and no cursor.
  */
 function assignSql(
   table: string,
   indexed: boolean,
   columnType: string,
   missing: MissingTest,
+  partitioned: boolean,
 ): string {
+  const targets = partitioned
+    ? `SELECT coalesce(array_agg(t ORDER BY o, t), '{}') AS tids,
+    coalesce(array_agg(o ORDER BY o, t), '{}') AS oids FROM (
+    SELECT tableoid AS o, ctid AS t FROM ${table} WHERE ${missing(COL)} LIMIT $1
+  ) s`
+    : `SELECT coalesce(array_agg(t ORDER BY t), '{}') AS tids FROM (
+    SELECT ctid AS t FROM ${table} WHERE ctid > $3::tid AND ${missing(COL)} LIMIT $1
+  ) s`;
   return `
 WITH targets AS MATERIALIZED (
-  SELECT coalesce(array_agg(t ORDER BY t), '{}') AS tids FROM (
-    SELECT ctid AS t FROM ${table} WHERE ctid > $3::tid AND ${missing(COL)} LIMIT $1
-  ) s
+  ${targets}
 ), free AS MATERIALIZED (
   -- LATERAL ... LIMIT 1 keeps this one index probe per code: as an anti join
   -- the planner may merge against the whole index, which grows every chunk.
@@ -473,18 +502,23 @@ WITH targets AS MATERIALIZED (
   }
 ), pairs AS MATERIALIZED (
   -- unnest of two arrays zips them by position, padding the shorter with NULLs.
-  SELECT p.t, p.code FROM targets, free, unnest(targets.tids, free.codes) AS p(t, code)
+  ${
+    partitioned
+      ? `SELECT p.o, p.t, p.code FROM targets, free,
+    unnest(targets.oids, targets.tids, free.codes) AS p(o, t, code)`
+      : `SELECT p.t, p.code FROM targets, free, unnest(targets.tids, free.codes) AS p(t, code)`
+  }
   WHERE p.t IS NOT NULL AND p.code IS NOT NULL
 ), updated AS (
   UPDATE ${table} u SET ${COL} = p.code FROM pairs p
-  WHERE u.ctid = p.t AND ${missing(`u.${COL}`)}
+  WHERE u.ctid = p.t AND ${partitioned ? "u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}
   RETURNING u.xmin::text AS writer
 )
 SELECT (SELECT count(*) FROM updated)::float8 AS assigned,
   (SELECT max(writer) FROM updated) AS writer,
   cardinality(tids)::float8 AS targets,
   cardinality(codes)::float8 AS accepted,
-  tids[least(cardinality(tids), cardinality(codes))]::text AS cursor
+  ${partitioned ? "NULL" : "tids[least(cardinality(tids), cardinality(codes))]::text"} AS cursor
 FROM targets, free`;
 }
 

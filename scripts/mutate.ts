@@ -225,6 +225,20 @@ const MUTATIONS: Mutation[] = [
     to: "`(${column} IS NULL OR (ascii(${column}) < 33 AND btrim(${column}, ${ascii}) = ''))`",
     tests: ["test/reliability_test.ts"],
   },
+  {
+    name: "a partitioned table's chunk updates rows by ctid alone",
+    file: "db/postgres.ts",
+    from: '${partitioned ? "u.tableoid = p.o AND " : ""}',
+    to: "",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "--fix-duplicates clears rows by ctid alone",
+    file: "db/postgres.ts",
+    from: "WHERE u.tableoid = ranked.o AND u.ctid = ranked.t",
+    to: "WHERE u.ctid = ranked.t",
+    tests: ["test/reliability_test.ts"],
+  },
 ];
 
 /** Run test files under Node; true when they pass. */
