@@ -69,7 +69,12 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
    * What the file holds; `binaryIndex`: an index leads with the column in
    * BINARY order on a UTF-8 file, so blank codes sit at its two ends.
    */
-  function facts(): { facts: SchemaFacts; handle?: DatabaseSync; binaryIndex?: boolean } {
+  function facts(): {
+    facts: SchemaFacts;
+    handle?: DatabaseSync;
+    binaryIndex?: boolean;
+    withoutRowid?: boolean;
+  } {
     const base: SchemaFacts = {
       dialect: "sqlite",
       schema: "main",
@@ -87,8 +92,8 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
     if (!handle) return { facts: base };
     return run(() => {
       const table = handle.prepare(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-      ).get(TABLE);
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name = ?",
+      ).get(TABLE) as { wr: number } | undefined;
       if (!table) return { facts: { ...base, databaseExists: true } };
       const column = handle.prepare(
         `SELECT type FROM pragma_table_info(?) WHERE name = ?`,
@@ -106,6 +111,7 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
       const length = /\(\s*(\d+)\s*\)/.exec(column.type)?.[1];
       return {
         handle,
+        withoutRowid: table.wr === 1,
         binaryIndex: encoding === "UTF-8" && leading.some((i) => i.coll === "BINARY"),
         facts: {
           ...base,
@@ -132,7 +138,7 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
         return {
           facts: found.facts,
           absence: null,
-          table: userTable(found.handle!, found.facts, found.binaryIndex!),
+          table: userTable(found.handle!, found.facts, found.binaryIndex!, found.withoutRowid!),
           counts: countsOf(found.handle!, found.binaryIndex!),
         };
       });
@@ -164,7 +170,12 @@ function countsOf(db: DatabaseSync, binaryIndex: boolean): Counts {
   );
 }
 
-function userTable(db: DatabaseSync, facts: SchemaFacts, binaryIndex: boolean): UserTable {
+function userTable(
+  db: DatabaseSync,
+  facts: SchemaFacts,
+  binaryIndex: boolean,
+  withoutRowid: boolean,
+): UserTable {
   return {
     duplicates: () =>
       promised(() => {
@@ -178,6 +189,14 @@ function userTable(db: DatabaseSync, facts: SchemaFacts, binaryIndex: boolean): 
       }),
 
     async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
+      // The repair walks and updates rows by rowid. Open WebUI's tables have
+      // one; a table made WITHOUT ROWID by hand would fail on "no such column".
+      if (withoutRowid) {
+        throw new InviteCodeError(
+          "database",
+          `the "${TABLE}" table was created WITHOUT ROWID, which the repair cannot walk`,
+        );
+      }
       // Codes are random keys: with SQLite's default 2 MiB page cache, most
       // inserts into the unique index miss it. 32 MiB holds the index of a
       // million codes: 1M users in 6-7 s and 133-143 MiB peak on Node,

@@ -239,6 +239,13 @@ const MUTATIONS: Mutation[] = [
     to: "WHERE u.ctid = ranked.t",
     tests: ["test/reliability_test.ts"],
   },
+  {
+    name: "a SQLite table WITHOUT ROWID fails on a missing rowid",
+    file: "db/sqlite.ts",
+    from: "if (withoutRowid) {",
+    to: "if (false) {",
+    tests: ["test/reliability_test.ts"],
+  },
 ];
 
 /** Run test files under Node; true when they pass. */

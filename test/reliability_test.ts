@@ -767,6 +767,26 @@ describe("unusual data", () => {
   }
 });
 
+test("sqlite: a table WITHOUT ROWID: the WARNING names it, and --check still reports", async () => {
+  const db = await sqliteFixture();
+  try {
+    await db.seed({ users: 0, table: false });
+    await db.exec(
+      `CREATE TABLE "user" (id TEXT PRIMARY KEY, created_at INTEGER, invite_code TEXT) WITHOUT ROWID`,
+    );
+    await db.exec(`INSERT INTO "user" VALUES ('a', 0, NULL), ('b', 0, 'KEPT42')`);
+    const result = await cli([], db.env);
+    assert.equal(result.code, 0);
+    assert.equal(lines(result.stdout).length, 1, result.stdout);
+    assert.match(result.stdout, warned(/.*WITHOUT ROWID/));
+    const check = await cli(["--check"], db.env);
+    assert.equal(check.code, 1);
+    assert.deepEqual(lines(check.stdout), [LOG.checkFailed("1 of 2 users have no invite code")]);
+  } finally {
+    await db.close();
+  }
+});
+
 describe("a partitioned user table (PostgreSQL)", () => {
   // Its ctids repeat from partition to partition: named by ctid alone, one
   // chunk gave a code to a row in each partition, and 30,000 users ended
