@@ -96,7 +96,7 @@ const COL = quoteIdentifier(COLUMN);
 const FACTS_SQL = `
 WITH s AS (SELECT coalesce($1::text, current_schema()) AS name),
 t AS (
-  SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN s ON n.nspname = s.name
+  SELECT c.oid, c.relkind, c.relhassubclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN s ON n.nspname = s.name
   WHERE c.relname = '${TABLE}' AND c.relkind IN ('r', 'p')
 ),
 a AS (
@@ -113,7 +113,7 @@ i AS (
 )
 SELECT (SELECT name FROM s) AS schema,
   EXISTS (SELECT 1 FROM t) AS table_exists,
-  coalesce((SELECT relkind = 'p' FROM t), false) AS partitioned,
+  coalesce((SELECT relkind = 'p' OR relhassubclass FROM t), false) AS spans_tables,
   EXISTS (SELECT 1 FROM a) AS column_exists,
   (SELECT type FROM a) AS column_type,
   (SELECT base_type FROM a) AS column_base_type,
@@ -171,7 +171,8 @@ interface FactsRow {
   mostly_visible: boolean | null;
   server_version: number;
   server_encoding: string;
-  partitioned: boolean;
+  /** Partitioned, or a parent by inheritance: its rows live in several tables. */
+  spans_tables: boolean;
 }
 
 /**
@@ -260,9 +261,9 @@ export function openPostgres(
         facts.indexed,
         row.column_base_type ?? "text",
         missing,
-        row.partitioned,
+        row.spans_tables,
       ),
-      walks: !row.partitioned,
+      walks: !row.spans_tables,
     };
     // The (sub)transactions that wrote this handle's codes: the xmin of the
     // rows each chunk's savepoint updated.
@@ -386,7 +387,7 @@ function repairTransaction(
     },
     async clearDuplicates() {
       const cleared = await tx.unsafe(
-        // A row is (tableoid, ctid): in a partitioned table ctids repeat.
+        // A row is (tableoid, ctid): ctids repeat across partitions or child tables.
         `WITH ranked AS (
            SELECT tableoid AS o, ctid AS t,
              row_number() OVER (PARTITION BY ${COL} ORDER BY created_at, tableoid, ctid) AS r
@@ -458,18 +459,19 @@ interface AssignRow {
  * 5,000 missing: past a 60 s deadline, against 0.4 s); and text equality is
  * not citext's.
  *
- * A partitioned table's ctids repeat from partition to partition, so there a
- * row is (tableoid, ctid), and with no one physical order each chunk takes
- * the first rows still missing, from the start, and no cursor.
+ * A table whose rows live in several tables (partitions, or children by
+ * inheritance) repeats ctids from one to the next, so there a row is
+ * (tableoid, ctid), and with no one physical order each chunk takes the
+ * first rows still missing, from the start, and no cursor.
  */
 function assignSql(
   table: string,
   indexed: boolean,
   columnType: string,
   missing: MissingTest,
-  partitioned: boolean,
+  spansTables: boolean,
 ): string {
-  const targets = partitioned
+  const targets = spansTables
     ? `SELECT coalesce(array_agg(t ORDER BY o, t), '{}') AS tids,
     coalesce(array_agg(o ORDER BY o, t), '{}') AS oids FROM (
     SELECT tableoid AS o, ctid AS t FROM ${table} WHERE ${missing(COL)} LIMIT $1
@@ -503,7 +505,7 @@ WITH targets AS MATERIALIZED (
 ), pairs AS MATERIALIZED (
   -- unnest of two arrays zips them by position, padding the shorter with NULLs.
   ${
-    partitioned
+    spansTables
       ? `SELECT p.o, p.t, p.code FROM targets, free,
     unnest(targets.oids, targets.tids, free.codes) AS p(o, t, code)`
       : `SELECT p.t, p.code FROM targets, free, unnest(targets.tids, free.codes) AS p(t, code)`
@@ -511,14 +513,14 @@ WITH targets AS MATERIALIZED (
   WHERE p.t IS NOT NULL AND p.code IS NOT NULL
 ), updated AS (
   UPDATE ${table} u SET ${COL} = p.code FROM pairs p
-  WHERE u.ctid = p.t AND ${partitioned ? "u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}
+  WHERE u.ctid = p.t AND ${spansTables ? "u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}
   RETURNING u.xmin::text AS writer
 )
 SELECT (SELECT count(*) FROM updated)::float8 AS assigned,
   (SELECT max(writer) FROM updated) AS writer,
   cardinality(tids)::float8 AS targets,
   cardinality(codes)::float8 AS accepted,
-  ${partitioned ? "NULL" : "tids[least(cardinality(tids), cardinality(codes))]::text"} AS cursor
+  ${spansTables ? "NULL" : "tids[least(cardinality(tids), cardinality(codes))]::text"} AS cursor
 FROM targets, free`;
 }
 

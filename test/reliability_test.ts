@@ -787,49 +787,62 @@ test("sqlite: a table WITHOUT ROWID: the WARNING names it, and --check still rep
   }
 });
 
-describe("a partitioned user table (PostgreSQL)", () => {
-  // Its ctids repeat from partition to partition: named by ctid alone, one
-  // chunk gave a code to a row in each partition, and 30,000 users ended
-  // with 10,362 distinct codes.
-  test("every user gets a code of their own, and --fix-duplicates clears only the duplicate", async () => {
-    const db = await postgresFixture();
-    try {
-      await db.seed({ users: 0, table: false });
-      await db.exec(
-        `CREATE TABLE "user" (id TEXT, created_at BIGINT, invite_code VARCHAR(16)) PARTITION BY HASH (id)`,
-      );
-      for (const remainder of [0, 1, 2]) {
-        await db.exec(
-          `CREATE TABLE user_${remainder} PARTITION OF "user" FOR VALUES WITH (MODULUS 3, REMAINDER ${remainder})`,
-        );
-      }
-      await db.exec(`CREATE INDEX ON "user" (invite_code)`);
-      await db.exec(
-        `INSERT INTO "user" SELECT 'u' || lpad(g::text, 5, '0'), g,
-           CASE WHEN g % 10 = 0 THEN 'KEPT' || g END FROM generate_series(1, 3000) g`,
-      );
-      const before = await db.rows();
-      const result = await cli([], db.env);
-      assert.deepEqual(lines(result.stdout), [LOG.found(2700), LOG.success(2700)]);
-      const filled = await db.rows();
-      assertUniqueAndKept(before, filled);
+describe("a user table whose rows live in several tables (PostgreSQL)", () => {
+  // Their ctids repeat from table to table: named by ctid alone, one chunk
+  // gave a code to a row in each partition, and 30,000 users ended with
+  // 10,362 distinct codes.
+  const users = (table: string, remainder: number) =>
+    `INSERT INTO ${table} SELECT 'u' || lpad(g::text, 5, '0'), g,
+       CASE WHEN g % 10 = 0 THEN 'KEPT' || g END
+     FROM generate_series(1, 3000) g WHERE g % 3 = ${remainder}`;
+  const layouts: Record<string, string[]> = {
+    "partitioned": [
+      `CREATE TABLE "user" (id TEXT, created_at BIGINT, invite_code VARCHAR(16)) PARTITION BY HASH (id)`,
+      ...[0, 1, 2].map((r) =>
+        `CREATE TABLE user_${r} PARTITION OF "user" FOR VALUES WITH (MODULUS 3, REMAINDER ${r})`
+      ),
+      `CREATE INDEX ON "user" (invite_code)`,
+      ...[0, 1, 2].map((r) => users(`"user"`, r)),
+    ],
+    "a parent by inheritance": [
+      `CREATE TABLE "user" (id TEXT, created_at BIGINT, invite_code VARCHAR(16))`,
+      `CREATE TABLE user_1 () INHERITS ("user")`,
+      `CREATE TABLE user_2 () INHERITS ("user")`,
+      `CREATE INDEX ON "user" (invite_code)`,
+      users(`"user"`, 0),
+      users("user_1", 1),
+      users("user_2", 2),
+    ],
+  };
+  for (const [layout, statements] of Object.entries(layouts)) {
+    test(`${layout}: each user gets a code of their own, and --fix-duplicates clears only the duplicate`, async () => {
+      const db = await postgresFixture();
+      try {
+        await db.seed({ users: 0, table: false });
+        for (const statement of statements) await db.exec(statement);
+        const before = await db.rows();
+        const result = await cli([], db.env);
+        assert.deepEqual(lines(result.stdout), [LOG.found(2700), LOG.success(2700)]);
+        const filled = await db.rows();
+        assertUniqueAndKept(before, filled);
 
-      await db.exec(`UPDATE "user" SET invite_code = 'SAME42' WHERE id IN ('u00001', 'u00002')`);
-      const fixed = await cli(["--fix-duplicates"], db.env);
-      assert.deepEqual(lines(fixed.stdout), [
-        LOG.clearedDuplicates(1),
-        LOG.found(1),
-        LOG.success(1),
-      ]);
-      const after = await db.rows();
-      const changed = after.filter((r, i) => r.code !== filled[i].code).map((r) => r.id);
-      assert.deepEqual(changed, ["u00001", "u00002"], "only the two rows set to SAME42 changed");
-      assert.equal(after[0].code, "SAME42", "the earliest holder keeps SAME42");
-      assertUniqueAndKept(filled.slice(2), after.slice(2));
-    } finally {
-      await db.close();
-    }
-  });
+        await db.exec(`UPDATE "user" SET invite_code = 'SAME42' WHERE id IN ('u00001', 'u00002')`);
+        const fixed = await cli(["--fix-duplicates"], db.env);
+        assert.deepEqual(lines(fixed.stdout), [
+          LOG.clearedDuplicates(1),
+          LOG.found(1),
+          LOG.success(1),
+        ]);
+        const after = await db.rows();
+        const changed = after.filter((r, i) => r.code !== filled[i].code).map((r) => r.id);
+        assert.deepEqual(changed, ["u00001", "u00002"], "only the two rows set to SAME42 changed");
+        assert.equal(after[0].code, "SAME42", "the earliest holder keeps SAME42");
+        assertUniqueAndKept(filled.slice(2), after.slice(2));
+      } finally {
+        await db.close();
+      }
+    });
+  }
 });
 
 describe("databases not encoded in UTF-8", () => {
