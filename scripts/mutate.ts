@@ -28,15 +28,15 @@ const MUTATIONS: Mutation[] = [
   {
     name: "drop the still-missing guard from the assigning UPDATE",
     file: "db/postgres.ts",
-    from: "WHERE u.ctid = p.t AND ${MISSING(`u.${COL}`)}",
-    to: "WHERE u.ctid = p.t",
+    from: '"u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}',
+    to: '"u.tableoid = p.o AND " : ""}true',
     tests: ["test/reliability_test.ts"],
   },
   {
     name: "drop the still-missing guard and update by id (not ctid)",
     file: "db/postgres.ts",
     from:
-      "UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.ctid = p.t AND ${MISSING(`u.${COL}`)}",
+      'UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.ctid = p.t AND ${spansTables ? "u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}',
     to:
       "UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.id = (SELECT id FROM ${table} WHERE ctid = p.t)",
     tests: ["test/reliability_test.ts"],
@@ -58,8 +58,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "--fix-duplicates keeps the latest holder",
     file: "db/postgres.ts",
-    from: "ORDER BY created_at, ctid",
-    to: "ORDER BY created_at DESC, ctid",
+    from: "ORDER BY created_at, tableoid, ctid",
+    to: "ORDER BY created_at DESC, tableoid, ctid",
     tests: ["test/reliability_test.ts"],
   },
   {
