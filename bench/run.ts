@@ -62,6 +62,8 @@ interface Row {
   speedup?: boolean;
   /** The values are counts (requests/s), not milliseconds. */
   count?: boolean;
+  /** Taken round by round rather than from the two columns' medians. */
+  ratio?: number;
 }
 const rows: Row[] = [];
 const say = (line: string) => console.error(`[bench] ${line}`);
@@ -94,6 +96,11 @@ async function timed(runtime: string, script: string, extraEnv: Record<string, s
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** The geometric mean of the round-by-round ratios `a[i] / b[i]`. */
+function meanRatio(a: number[], b: number[]): number {
+  return Math.exp(a.reduce((sum, value, i) => sum + Math.log(value / b[i]), 0) / a.length);
 }
 
 /** Median whole-process time of `script`, after one warm-up run. */
@@ -169,6 +176,7 @@ async function python(args: string[], extraEnv: Record<string, string>): Promise
 /** A server of the probe's path, started by `serve`. */
 interface Served {
   url: string;
+  pid: number;
   /** One answer, to serve the same bytes and type from the static route. */
   body: string;
   type: string;
@@ -200,16 +208,30 @@ async function serve(
       async (r) => ({ body: await r.text(), type: r.headers.get("content-type") ?? "" }),
       () => undefined,
     );
-    if (answer) return { url, ...answer, stop: () => server.kill("SIGTERM") };
+    if (answer) return { url, pid: server.pid!, ...answer, stop: () => server.kill("SIGTERM") };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   server.kill("SIGTERM");
   throw new Error(`${runtime} ${script} did not answer ${url} within 10 s`);
 }
 
-/** Load `url` with wrk (one thread, 25 connections) for `seconds`. */
-async function load(url: string, seconds: number) {
-  const wrk = spawn("wrk", ["-t1", "-c25", `-d${seconds}s`, "--latency", url]);
+/** Move a process, every thread of it, to one CPU. */
+function pin(pid: number, cpu: number): void {
+  if (!PINNING) return;
+  const pinned = spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)]);
+  if (pinned.status !== 0) throw new Error(`taskset failed: ${String(pinned.stderr).trim()}`);
+}
+
+/** Pairs of server and wrk get a CPU each when there are two (util-linux's taskset). */
+const PINNING = cpus().length >= 2 &&
+  spawnSync("sh", ["-c", "command -v taskset"]).status === 0;
+
+/** Load `url` with wrk (one thread, 25 connections) for `seconds`, on `cpu`. */
+async function load(url: string, seconds: number, cpu: number) {
+  const wrkArgs = ["-t1", "-c25", `-d${seconds}s`, "--latency", url];
+  const wrk = PINNING
+    ? spawn("taskset", ["-c", String(cpu), "wrk", ...wrkArgs])
+    : spawn("wrk", wrkArgs);
   let out = "";
   wrk.stdout.on("data", (chunk) => (out += chunk));
   await new Promise((resolve) => wrk.on("close", resolve));
@@ -445,31 +467,39 @@ if (onPostgres) {
       const probeDb = await freshCopy(await templateOf(100_000));
       await measuredRepair(RUNTIMES[0], probeDb);
       // The probe and a static route serving the same bytes and type, loaded
-      // at the same time, round after round: both see the same machine, so
-      // what differs is the probe's own work per request. (One after the
-      // other, two 10 s runs of the same server differed by a third here;
-      // side by side, one 5 s round of the static route against itself
-      // varied from 0.88x to 1.7x, so it takes many rounds.)
-      const ROUNDS = 9;
+      // at the same time, round after round, each server with its own wrk on
+      // a CPU of its own, swapping CPUs every round: what differs is the
+      // probe's own work per request. (One after the other, two 10 s runs of
+      // the same server differed by a third here; side by side but sharing
+      // both CPUs, one round of the static route against itself varied from
+      // 0.88x to 1.7x, and the probe's median from 0.78x to 1.05x by run.)
+      const ROUNDS = 10;
       const SECONDS = 4;
       const ms = (value: number) => `${value.toFixed(2)} ms`;
       for (const runtime of RUNTIMES) {
         for (const [query, name] of [["", "JSON (the default)"], ["?format=text", "text"]]) {
           const probe = await serve(runtime, "health.ts", query, { DATABASE_URL: probeDb });
-          const staticRoute = await serve(runtime, "bench/static.ts", "", {
+          // The same request to both, query included: the static route's
+          // router then strips the same query string, and what differs is
+          // the probe's reading of it and its answer.
+          const staticRoute = await serve(runtime, "bench/static.ts", query, {
             STATIC_BODY: probe.body,
             STATIC_TYPE: probe.type,
           });
           const probeRuns: { rps: number; p99Ms: number }[] = [];
           const staticRuns: { rps: number; p99Ms: number }[] = [];
           try {
+            const cpus = (round: number) => (round & 1 ? [1, 0] : [0, 1]);
             // A first round to warm both up, not counted.
-            await Promise.all([load(probe.url, 2), load(staticRoute.url, 2)]);
-            for (let round = 0; round < ROUNDS; round++) {
+            for (let round = -1; round < ROUNDS; round++) {
+              const [probeCpu, staticCpu] = cpus(round);
+              pin(probe.pid, probeCpu);
+              pin(staticRoute.pid, staticCpu);
               const [probeRun, staticRun] = await Promise.all([
-                load(probe.url, SECONDS),
-                load(staticRoute.url, SECONDS),
+                load(probe.url, round < 0 ? 2 : SECONDS, probeCpu),
+                load(staticRoute.url, round < 0 ? 2 : SECONDS, staticCpu),
               ]);
+              if (round < 0) continue;
               probeRuns.push(probeRun);
               staticRuns.push(staticRun);
             }
@@ -477,18 +507,23 @@ if (onPostgres) {
             probe.stop();
             staticRoute.stop();
           }
+          // One CPU can be much slower than the other (1.5x here, from a
+          // neighbour): a ratio per round, and their geometric mean over the
+          // rounds, cancels that out where the two columns' medians do not.
+          const p99 = (runs: { p99Ms: number }[]) => runs.map((r) => r.p99Ms);
           rows.push({
             what: `probe, 100000 users, ${name}, wrk 25 connections each, side by side, ` +
-              `median of ${ROUNDS}x${SECONDS} s: requests/s (p99 ${
-                ms(median(probeRuns.map((r) => r.p99Ms)))
-              })`,
+              `${ROUNDS}x${SECONDS} s: median requests/s (p99 ${ms(median(p99(probeRuns)))}, ${
+                meanRatio(p99(probeRuns), p99(staticRuns)).toFixed(2)
+              }x the static route's)`,
             runtime,
             ms: median(probeRuns.map((r) => r.rps)),
             reference: `static route, same ${probe.body.length} bytes (p99 ${
-              ms(median(staticRuns.map((r) => r.p99Ms)))
+              ms(median(p99(staticRuns)))
             })`,
             referenceMs: median(staticRuns.map((r) => r.rps)),
             count: true,
+            ratio: meanRatio(probeRuns.map((r) => r.rps), staticRuns.map((r) => r.rps)),
           });
         }
       }
@@ -586,6 +621,7 @@ console.log(
 console.log("|---|---|---:|---:|---|---:|---:|");
 function ratio(r: Row): string {
   if (!r.referenceMs) return "";
+  if (r.ratio !== undefined) return `${r.ratio.toFixed(2)}x`;
   if (r.count) return `${(r.ms / r.referenceMs).toFixed(2)}x`;
   return r.speedup
     ? `${(r.referenceMs / r.ms).toFixed(0)}x faster`
