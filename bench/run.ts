@@ -66,6 +66,11 @@ interface Row {
   ratio?: number;
 }
 const rows: Row[] = [];
+
+/** Node compile caches of the measured runs, all removed when the bench ends. */
+const CACHES = mkdtempSync(join(tmpdir(), "invite-code-bench-cache-"));
+process.on("exit", () => rmSync(CACHES, { recursive: true, force: true }));
+const freshCache = () => mkdtempSync(join(CACHES, "run-"));
 const say = (line: string) => console.error(`[bench] ${line}`);
 
 function command(runtime: string, script: string): [string, string[]] {
@@ -377,7 +382,7 @@ if (onPostgres) {
 
     if (SECTIONS.has("start")) {
       const original = join(ROOT, "bench", "original.py");
-      const cache = mkdtempSync(join(tmpdir(), "invite-code-bench-cache-"));
+      const cache = freshCache();
       for (const users of [...new Set([100_000, USERS])]) {
         const template = await templateOf(users);
         say(`no-op start on ${users} users with codes, next to the original`);
@@ -573,7 +578,7 @@ c.commit()`,
 
     for (const runtime of RUNTIMES) {
       const report = await measuredRepair(runtime, `sqlite:///${copy()}`, {
-        NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
+        NODE_COMPILE_CACHE: freshCache(),
       });
       for (const [kind, referenceMs] of Object.entries(floors)) {
         rows.push({
@@ -594,7 +599,7 @@ c.commit()`,
         runtime,
         ms: await startTime(runtime, "mod.ts", {
           DATABASE_URL: `sqlite:///${done}`,
-          NODE_COMPILE_CACHE: mkdtempSync(join(tmpdir(), "invite-code-bench-cache-")),
+          NODE_COMPILE_CACHE: freshCache(),
         }),
         reference: "empty script",
         referenceMs: await startTime(runtime, "bench/empty.ts", {}),

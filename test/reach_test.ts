@@ -5,7 +5,7 @@
  * Each form is repaired by the CLI as a subprocess and probed in-process.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -132,6 +132,7 @@ describe("reach: sockets, IPv6, TLS and odd passwords, as SQLAlchemy + psycopg2 
   after(async () => {
     await admin?.end();
     await server?.stop();
+    for (const dir of [certs?.dir, home]) if (dir) rmSync(dir, { recursive: true, force: true });
     // Checked last, over everything every test printed.
     for (const output of outputs) {
       for (const secret of secrets()) assert.ok(!output.includes(secret), `leaked ${secret}`);

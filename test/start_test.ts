@@ -3,7 +3,7 @@
  * through the original start.sh's three scenarios.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -132,18 +132,23 @@ describe("start.sh and the probe", () => {
 
   test("Node's compile cache in a folder whose path has a space: used, and the repair runs", async () => {
     await db.seed({ users: 3, missing: 3 });
-    const cache = join(mkdtempSync(join(tmpdir(), "invite-code cache ")), "node cache");
-    const output = await startAndStop({
-      ...db.env,
-      INVITE_CODE_RUNTIME: "node",
-      NODE_COMPILE_CACHE: cache,
-    });
-    assert.deepEqual(output.slice(1, 4), [
-      "Checking for users without invite codes...",
-      LOG.found(3),
-      LOG.success(3),
-    ]);
-    assert.ok(readdirSync(cache).length > 0, "the cache was written");
+    const parent = mkdtempSync(join(tmpdir(), "invite-code cache "));
+    const cache = join(parent, "node cache");
+    try {
+      const output = await startAndStop({
+        ...db.env,
+        INVITE_CODE_RUNTIME: "node",
+        NODE_COMPILE_CACHE: cache,
+      });
+      assert.deepEqual(output.slice(1, 4), [
+        "Checking for users without invite codes...",
+        LOG.found(3),
+        LOG.success(3),
+      ]);
+      assert.ok(readdirSync(cache).length > 0, "the cache was written");
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   test("with HEALTH_PORT and a command, the probe runs beside the app", async () => {
@@ -196,9 +201,13 @@ describe("start.sh and the probe", () => {
     writeFileSync(join(bin, "node"), "#!/bin/sh\necho v20.11.1\n");
     chmodSync(join(bin, "node"), 0o755);
     const running = launch("sh", [START, ...APP], { env: { PATH: `${bin}:/usr/bin` } });
-    await waitForOutput(running, APP_LINE);
-    sendSignal(running, "SIGTERM");
-    assert.equal(await running.exited, 0);
+    try {
+      await waitForOutput(running, APP_LINE);
+      sendSignal(running, "SIGTERM");
+      assert.equal(await running.exited, 0);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
     assert.deepEqual(lines(running.output()).slice(0, 2), [
       "Checking for users without invite codes...",
       LOG.failed("no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found: node v20.11.1)"),
