@@ -494,10 +494,11 @@ if (onPostgres) {
           const probeRuns: { rps: number; p99Ms: number }[] = [];
           const staticRuns: { rps: number; p99Ms: number }[] = [];
           try {
-            const cpus = (round: number) => (round & 1 ? [1, 0] : [0, 1]);
+            // [probe CPU, static route CPU], swapped every round.
+            const placement = (round: number) => (round & 1 ? [1, 0] : [0, 1]);
             // A first round to warm both up, not counted.
             for (let round = -1; round < ROUNDS; round++) {
-              const [probeCpu, staticCpu] = cpus(round);
+              const [probeCpu, staticCpu] = placement(round);
               pin(probe.pid, probeCpu);
               pin(staticRoute.pid, staticCpu);
               const [probeRun, staticRun] = await Promise.all([
