@@ -62,23 +62,27 @@ export async function startEmbeddedPostgres(
   options: ServerOptions | string[] = {},
 ): Promise<TestServer> {
   const opts: ServerOptions = Array.isArray(options) ? { settings: options } : options;
-  if (opts.bin) return await startCluster(opts, opts.bin, () => {});
-  const bin = binaries();
+  const bin = opts.bin ?? binaries();
+  const release = opts.bin ? () => {} : releaseBinaries;
+  const dir = mkdtempSync(join(tmpdir(), "invite-code-pg-"));
   try {
-    return await startCluster(opts, bin, releaseBinaries);
+    return await startCluster(opts, bin, dir, release);
   } catch (error) {
-    releaseBinaries();
+    // Any failure comes before the server runs, or from its exit.
+    rmSync(dir, { recursive: true, force: true });
+    release();
     throw error;
   }
 }
 
+/** Start a cluster in `dir`; the server's `stop()` removes `dir` and calls `release`. */
 async function startCluster(
   opts: ServerOptions,
   bin: string,
+  dir: string,
   release: () => void,
 ): Promise<TestServer> {
   const owner = isRoot ? postgresUser() : undefined;
-  const dir = mkdtempSync(join(tmpdir(), "invite-code-pg-"));
   chmodSync(dir, 0o755);
   const data = join(dir, "data");
   const socketDir = opts.socket ? join(dir, "socket") : undefined;
