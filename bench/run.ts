@@ -220,16 +220,20 @@ async function serve(
   throw new Error(`${runtime} ${script} did not answer ${url} within 10 s`);
 }
 
+/** Whether `command` is on the PATH. */
+function installed(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+}
+
+/** Pairs of server and wrk get a CPU each when there are two (util-linux's taskset). */
+const PINNING = cpus().length >= 2 && installed("taskset");
+
 /** Move a process, every thread of it, to one CPU. */
 function pin(pid: number, cpu: number): void {
   if (!PINNING) return;
   const pinned = spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)]);
   if (pinned.status !== 0) throw new Error(`taskset failed: ${String(pinned.stderr).trim()}`);
 }
-
-/** Pairs of server and wrk get a CPU each when there are two (util-linux's taskset). */
-const PINNING = cpus().length >= 2 &&
-  spawnSync("sh", ["-c", "command -v taskset"]).status === 0;
 
 /** Load `url` with wrk (one thread, 25 connections) for `seconds`, on `cpu`. */
 async function load(url: string, seconds: number, cpu: number) {
@@ -465,7 +469,7 @@ if (onPostgres) {
       });
     }
 
-    if (SECTIONS.has("probe") && spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) {
+    if (SECTIONS.has("probe") && !installed("wrk")) {
       say("wrk is not installed (apt-get install wrk): no probe rows");
     } else if (SECTIONS.has("probe")) {
       say("the probe under load (wrk), side by side with a static Hono route served the same way");
