@@ -16,14 +16,13 @@ ENV NODE_ENV=production \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-COPY *.ts start.sh ./
-COPY db/ ./db/
-COPY probe/ ./probe/
+COPY mod.ts health.ts start.sh ./
+COPY src/ ./src/
 # Node's compile cache, warmed with every module the tool loads, so that a
 # fresh container's start skips stripping the TypeScript (~150 ms, ~35 MB).
 # Read-only at run time is fine: the cache is only read.
 ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
-RUN node --input-type=module -e "for (const m of ['mod.ts', 'health.ts', 'db/postgres.ts', 'db/sqlite.ts']) await import('/app/' + m)" \
+RUN node --input-type=module -e "for (const m of ['mod.ts', 'health.ts', 'src/db/postgres.ts', 'src/db/sqlite.ts']) await import('/app/' + m)" \
  && chmod -R a+rX /app/.node-compile-cache
 
 USER 1000:1000

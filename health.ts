@@ -1,8 +1,8 @@
 /**
  * The probe: a small Hono server that answers `GET /health/invite-codes` so
  * orchestrators and humans can verify `missing=0`; with `REPAIR_INTERVAL`, it
- * also heals. Its parts: `probe/inspector.ts` (cached, shared, bounded
- * checks), `probe/render.ts` (what goes on the wire), `probe/heal.ts`.
+ * also heals. Its parts: `src/probe/inspector.ts` (cached, shared, bounded
+ * checks), `src/probe/render.ts` (what goes on the wire), `src/probe/heal.ts`.
  *
  * @example
  * ```sh
@@ -14,11 +14,17 @@
  */
 import { type Context, Hono } from "hono";
 import process from "node:process";
-import { errorMessage, oneLine, redact, strayLine } from "./errors.ts";
-import { PROBE_LOG } from "./messages.ts";
-import { createInspector, type Inspector, type Observed } from "./probe/inspector.ts";
-import { type Healer, startHealing } from "./probe/heal.ts";
-import { healthBody, type ProbeStats, prometheusBody, textBody, verdict } from "./probe/render.ts";
+import { errorMessage, oneLine, redact, strayLine } from "./src/errors.ts";
+import { PROBE_LOG } from "./src/messages.ts";
+import { createInspector, type Inspector, type Observed } from "./src/probe/inspector.ts";
+import { type Healer, startHealing } from "./src/probe/heal.ts";
+import {
+  healthBody,
+  type ProbeStats,
+  prometheusBody,
+  textBody,
+  verdict,
+} from "./src/probe/render.ts";
 import {
   containStrayErrors,
   exit,
@@ -27,10 +33,10 @@ import {
   missingPermissions,
   permissionLine,
   serveFetch,
-} from "./runtime.ts";
-import { envNumber } from "./settings.ts";
-import { type Env, envSecrets, resolveTarget } from "./target.ts";
-import type { DatabaseTarget } from "./db/dialect.ts";
+} from "./src/runtime.ts";
+import { envNumber } from "./src/settings.ts";
+import { type Env, envSecrets } from "./src/connect/environment.ts";
+import { type DatabaseTarget, resolveTarget } from "./src/connect/target.ts";
 
 /** The probe's path. */
 export const PROBE_PATH = "/health/invite-codes";

@@ -3,11 +3,12 @@
  * an invite code a unique one, atomically, and never stop the app from
  * starting because of it.
  *
- * This file is the library's face and the command `start.sh` runs. Behind it,
- * one file per job: `target.ts` (which database), `codes.ts`, `repair.ts`,
- * `inspect.ts` (the read-only check), `cli.ts`, `db/` (the dialects and
- * libpq's keywords), `runtime.ts` (every Node/Deno difference); `health.ts`
- * is the probe.
+ * This file is the library's face and the command `start.sh` runs; `health.ts`
+ * beside it is the probe. Everything else is in `src/`, one file per job:
+ * `connect/` (which database, and how to reach it: environment, URL, libpq's
+ * conninfo, connector), `db/` (the dialects), `codes.ts`, `repair.ts`,
+ * `inspect.ts` (the read-only check), `cli.ts`, `probe/` (the probe's parts),
+ * and `runtime.ts` (every Node/Deno difference).
  *
  * @example Library use
  * ```ts
@@ -19,32 +20,28 @@
  * @module
  */
 import process from "node:process";
-import { exit, isEntryPoint } from "./runtime.ts";
+import { exit, isEntryPoint } from "./src/runtime.ts";
 
-export { repair, type RepairOptions, type RepairReport } from "./repair.ts";
-export { check, type CheckResult, inspect, type Inspection } from "./inspect.ts";
-export {
-  type Env,
-  parseDatabaseUrl,
-  parseSqlalchemyUrl,
-  resolveDatabaseUrl,
-  resolveTarget,
-} from "./target.ts";
+export { repair, type RepairOptions, type RepairReport } from "./src/repair.ts";
+export { check, type CheckResult, inspect, type Inspection } from "./src/inspect.ts";
+export { type Env, resolveDatabaseUrl } from "./src/connect/environment.ts";
+export { parseSqlalchemyUrl } from "./src/connect/sqlalchemy.ts";
+export { type DatabaseTarget, parseDatabaseUrl, resolveTarget } from "./src/connect/target.ts";
 export {
   ALPHABET,
   generateInviteCode,
   generateInviteCodes,
   MAX_CODE_LENGTH,
   MIN_CODE_LENGTH,
-} from "./codes.ts";
-export { openDatabase } from "./db/open.ts";
-export type { Database, DatabaseTarget, SchemaFacts } from "./db/dialect.ts";
-export { type Failure, type FailureKind, InviteCodeError, redact } from "./errors.ts";
-export { LOG } from "./messages.ts";
-export { VERSION } from "./version.ts";
-export { main } from "./cli.ts";
+} from "./src/codes.ts";
+export { openDatabase } from "./src/db/open.ts";
+export type { Database, SchemaFacts } from "./src/db/dialect.ts";
+export { type Failure, type FailureKind, InviteCodeError, redact } from "./src/errors.ts";
+export { LOG } from "./src/messages.ts";
+export { VERSION } from "./src/version.ts";
+export { main } from "./src/cli.ts";
 
 if (isEntryPoint(import.meta)) {
-  const { main } = await import("./cli.ts");
+  const { main } = await import("./src/cli.ts");
   exit(await main(process.argv.slice(2)));
 }

@@ -17,9 +17,9 @@
 set -u
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
-# The contract's WARNING prefix (messages.ts); test/start_test.ts checks it matches.
+# The contract's WARNING prefix (src/messages.ts); test/start_test.ts checks it matches.
 warning="WARNING: Failed to auto-fix invite codes:"
-# The Deno permissions (runtime.ts DENO_PERMISSIONS); test/start_test.ts checks they match.
+# The Deno permissions (src/runtime.ts DENO_PERMISSIONS); test/start_test.ts checks they match.
 deno_permissions="--allow-env --allow-net --allow-read --allow-write"
 
 # version_at_least VERSION MAJOR MINOR: whether VERSION (1.2.3, v1.2.3) >= MAJOR.MINOR.

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import process from "node:process";
-import { serveFetch } from "../runtime.ts";
+import { serveFetch } from "../src/runtime.ts";
 
 const body = process.env.STATIC_BODY ?? "missing=0\n";
 const headers = {

@@ -27,7 +27,7 @@ import {
   sqliteFixture,
   warned,
 } from "./helpers.ts";
-import { LOG } from "../messages.ts";
+import { LOG } from "../src/messages.ts";
 
 const PASSWORD = "s3cret-Pa55word";
 const outputs: Ran[] = [];

@@ -8,8 +8,8 @@ import {
   generateInviteCodes,
   longestCodeFor,
   MAX_CODE_LENGTH,
-} from "../codes.ts";
-import type { SchemaFacts } from "../db/dialect.ts";
+} from "../src/codes.ts";
+import type { SchemaFacts } from "../src/db/dialect.ts";
 
 test("codes use the seed alphabet and the asked length", () => {
   // 31 distinct characters, none that reads as another (0/O, 1/I/L).

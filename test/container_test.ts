@@ -17,7 +17,7 @@ import { after, before, describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { Secret, Service } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
-import { LOG } from "../messages.ts";
+import { LOG } from "../src/messages.ts";
 import { freePort } from "../scripts/net.ts";
 import { type Fixture, literal, postgresFixture, ROOT, run, sleep } from "./helpers.ts";
 

@@ -21,7 +21,7 @@ import {
   sleep,
   waitForHttp,
 } from "./helpers.ts";
-import { PROBE_LOG } from "../messages.ts";
+import { PROBE_LOG } from "../src/messages.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
 
 const HEALTH = join(ROOT, "health.ts");

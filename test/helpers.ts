@@ -19,8 +19,8 @@ import {
   SQLITE_SEED,
 } from "../scripts/openwebui.ts";
 import { freePort } from "../scripts/net.ts";
-import { WARNING_PREFIX } from "../messages.ts";
-import { DENO_PERMISSIONS } from "../runtime.ts";
+import { WARNING_PREFIX } from "../src/messages.ts";
+import { DENO_PERMISSIONS } from "../src/runtime.ts";
 
 export type { Shape };
 

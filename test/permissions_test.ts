@@ -14,7 +14,7 @@ import {
   run,
   sqliteFixture,
 } from "./helpers.ts";
-import { LOG } from "../messages.ts";
+import { LOG } from "../src/messages.ts";
 
 async function deno(flags: string[], args: string[], env: Record<string, string>, cwd?: string) {
   return await run("deno", ["run", ...flags, "--no-prompt", MOD, ...args], { env, cwd });

@@ -24,7 +24,7 @@ import {
   sendSignal,
   waitForHttp,
 } from "./helpers.ts";
-import { LOG } from "../messages.ts";
+import { LOG } from "../src/messages.ts";
 
 const BINARY = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((path) => existsSync(path));
 const required = process.env.REQUIRE_PGBOUNCER === "1";

@@ -12,7 +12,7 @@ import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { createProbe } from "../health.ts";
-import { LOG } from "../messages.ts";
+import { LOG } from "../src/messages.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
 import { lines, runCli, warned } from "./helpers.ts";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
-import { repair } from "../repair.ts";
+import { repair } from "../src/repair.ts";
 import {
   generateInviteCodes,
   InviteCodeError,
@@ -39,7 +39,7 @@ import {
   waitForOutput,
   warned,
 } from "./helpers.ts";
-import { LOG } from "../messages.ts";
+import { LOG } from "../src/messages.ts";
 
 const outputs: string[] = [];
 const secrets = new Set<string>([new URL(process.env.TEST_DATABASE_URL!).password]);

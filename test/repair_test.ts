@@ -18,8 +18,8 @@ import {
   runCli,
   warned,
 } from "./helpers.ts";
-import { LOG } from "../messages.ts";
-import { ALPHABET } from "../codes.ts";
+import { LOG } from "../src/messages.ts";
+import { ALPHABET } from "../src/codes.ts";
 
 function assertAllUnique(rows: Row[]) {
   const codes = rows.map((r) => r.code);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { freePort } from "../scripts/net.ts";
-import { redact } from "../errors.ts";
+import { redact } from "../src/errors.ts";
 import { launch, ROOT, runCli, sendSignal, waitForHttp } from "./helpers.ts";
 import { join } from "node:path";
 import process from "node:process";

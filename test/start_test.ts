@@ -22,8 +22,8 @@ import {
   waitForHttp,
   waitForOutput,
 } from "./helpers.ts";
-import { LOG, WARNING_PREFIX } from "../messages.ts";
-import { DENO_PERMISSIONS } from "../runtime.ts";
+import { LOG, WARNING_PREFIX } from "../src/messages.ts";
+import { DENO_PERMISSIONS } from "../src/runtime.ts";
 
 const START = join(ROOT, "start.sh");
 const MIGRATE = `node --no-warnings ${join(ROOT, "test", "fixtures", "add_invite_code_column.ts")}`;

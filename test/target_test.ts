@@ -5,9 +5,11 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { test } from "node:test";
-import { endpoints, postgresTarget } from "../db/libpq.ts";
-import { InviteCodeError } from "../errors.ts";
-import { parseDatabaseUrl, parseSqlalchemyUrl, resolveDatabaseUrl } from "../target.ts";
+import { endpoints, postgresTarget } from "../src/connect/conninfo.ts";
+import { resolveDatabaseUrl } from "../src/connect/environment.ts";
+import { parseSqlalchemyUrl } from "../src/connect/sqlalchemy.ts";
+import { parseDatabaseUrl } from "../src/connect/target.ts";
+import { InviteCodeError } from "../src/errors.ts";
 
 const pg = (url: string, env: Record<string, string> = {}) => {
   const target = parseDatabaseUrl(url, env);

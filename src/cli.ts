@@ -19,7 +19,7 @@ import {
   permissionLine,
 } from "./runtime.ts";
 import { readNumber, SettingError } from "./settings.ts";
-import { type Env, envSecrets } from "./target.ts";
+import { type Env, envSecrets } from "./connect/environment.ts";
 import { VERSION } from "./version.ts";
 
 const HELP = `invite-code-repair ${VERSION}: give every Open WebUI user a unique invite code

@@ -24,7 +24,8 @@ import { openDatabase } from "./db/open.ts";
 import { closeWithin, DEFAULT_TIMEOUT_MS, timeoutError, withDeadline } from "./deadline.ts";
 import { describeFailure, type Failure, InviteCodeError, redact } from "./errors.ts";
 import { LOG } from "./messages.ts";
-import { type Env, envSecrets, resolveTarget } from "./target.ts";
+import { type Env, envSecrets } from "./connect/environment.ts";
+import { resolveTarget } from "./connect/target.ts";
 
 /** How to run a repair. Every field is optional. */
 export interface RepairOptions {

@@ -21,11 +21,11 @@ import {
   type RepairTransaction,
   type Schema,
   type SchemaFacts,
-  type SqliteTarget,
   TABLE,
   type UserTable,
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
+import type { SqliteTarget } from "../connect/target.ts";
 import { InviteCodeError } from "../errors.ts";
 import { definesSqlFunctions, importSqlite } from "../runtime.ts";
 

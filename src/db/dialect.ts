@@ -7,24 +7,8 @@
  *
  * @module
  */
-import type { PostgresTarget } from "./libpq.ts";
-
 /** The database engines the tool speaks. */
 export type DialectName = "postgres" | "sqlite";
-
-/** A SQLite file, as resolved from the environment. */
-export interface SqliteTarget {
-  dialect: "sqlite";
-  /** Absolute path of the file. */
-  path: string;
-  /** Safe to print. */
-  display: string;
-  /** Secrets that must never reach any output. */
-  secrets: string[];
-}
-
-/** Where the `"user"` table lives, as resolved from the environment. */
-export type DatabaseTarget = PostgresTarget | SqliteTarget;
 
 /** What the repair needs to know about the table before touching it. */
 export interface SchemaFacts {

@@ -7,7 +7,7 @@
  * @module
  */
 import { repair } from "../repair.ts";
-import type { Env } from "../target.ts";
+import type { Env } from "../connect/environment.ts";
 import type { Inspector } from "./inspector.ts";
 import type { ProbeStats } from "./render.ts";
 

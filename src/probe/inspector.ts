@@ -8,12 +8,13 @@
  *
  * @module
  */
-import type { Database, DatabaseTarget } from "../db/dialect.ts";
+import type { DatabaseTarget } from "../connect/target.ts";
+import type { Database } from "../db/dialect.ts";
 import { openDatabase } from "../db/open.ts";
 import { closeWithin } from "../deadline.ts";
 import { describeFailure } from "../errors.ts";
 import { failedInspection, inspect, type Inspection } from "../inspect.ts";
-import type { Env } from "../target.ts";
+import type { Env } from "../connect/environment.ts";
 
 /** An inspection and when it finished. */
 export interface Observed {

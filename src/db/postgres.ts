@@ -3,7 +3,7 @@
  * transaction whose timeouts are set with `set_config(..., true)`, so nothing
  * depends on session state: that keeps it correct behind PgBouncer in
  * transaction pooling mode, which also rules out named prepared statements.
- * How the connection is made (hosts, sockets, TLS) is `libpq.ts`'s job.
+ * How the connection is made (hosts, sockets, TLS) is `../connect/`'s job.
  *
  * @module
  */
@@ -25,10 +25,11 @@ import {
   type UserTable,
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
-import { driverOptions, type PostgresTarget } from "./libpq.ts";
+import { driverOptions } from "../connect/connector.ts";
+import type { PostgresTarget } from "../connect/conninfo.ts";
 import { InviteCodeError } from "../errors.ts";
 import { LOG } from "../messages.ts";
-import type { Env } from "../target.ts";
+import type { Env } from "../connect/environment.ts";
 
 type Sql = postgres.Sql<Record<string, never>>;
 
@@ -196,7 +197,7 @@ export function openPostgres(
   if (target.ignored.length > 0) options.log?.(LOG.ignoredKeywords(target.ignored.join(", ")));
   const sql = postgres(
     {
-      // Never a URL or host string: see libpq.ts. The one host entry only
+      // Never a URL or host string: see connect/connector.ts. The one host entry only
       // keeps postgres.js from trying hosts itself; the socket function does.
       host: ["postgres"],
       port: [5432],

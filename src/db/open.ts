@@ -5,8 +5,9 @@
  * @module
  */
 import process from "node:process";
-import type { Database, DatabaseTarget, OpenOptions } from "./dialect.ts";
-import type { Env } from "../target.ts";
+import type { Env } from "../connect/environment.ts";
+import type { DatabaseTarget } from "../connect/target.ts";
+import type { Database, OpenOptions } from "./dialect.ts";
 
 /**
  * Open `target`; no connection is made until the first query.

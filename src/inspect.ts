@@ -9,7 +9,8 @@ import type { Database, SchemaFacts } from "./db/dialect.ts";
 import { openDatabase } from "./db/open.ts";
 import { closeWithin, DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.ts";
 import { describeFailure, type Failure } from "./errors.ts";
-import { type Env, envSecrets, resolveTarget } from "./target.ts";
+import { type Env, envSecrets } from "./connect/environment.ts";
+import { resolveTarget } from "./connect/target.ts";
 
 /** What the table looks like now. */
 export interface Inspection {

@@ -1,0 +1,401 @@
+/**
+ * The third step: libpq's conninfo. SQLAlchemy's psycopg2 dialect hands the
+ * URL's parts and query to libpq as keywords; this file does the same
+ * hand-off, fills what the URL leaves out from `PG*` variables, and checks
+ * every keyword against libpq's table, so that a keyword libpq would refuse,
+ * or one this tool cannot honour safely, is one clear line before any
+ * connection. What it makes, `PostgresTarget`, is all the connector reads.
+ *
+ * A new keyword goes in `KEYWORDS`, and, when it changes how a connection is
+ * made, in `connector.ts` or `tls.ts`.
+ *
+ * @module
+ */
+import { isIP } from "node:net";
+import { InviteCodeError, redact } from "../errors.ts";
+import type { Env } from "./environment.ts";
+import type { SqlalchemyUrl } from "./sqlalchemy.ts";
+
+/** libpq keywords and their values, after the URL and the environment. */
+export type Conninfo = Record<string, string>;
+
+/** A PostgreSQL database as resolved from the environment. */
+export interface PostgresTarget {
+  dialect: "postgres";
+  /** libpq keywords, password included. */
+  conninfo: Conninfo;
+  /** Schema holding `"user"`; undefined means the connection's current schema. */
+  schema?: string;
+  /** The target with secrets masked, safe to print. */
+  display: string;
+  /** Secrets that must never reach any output. */
+  secrets: string[];
+  /** Keywords given that change nothing here, named once in a log line. */
+  ignored: string[];
+}
+
+type Handling =
+  /** Applied as libpq applies it. */
+  | "use"
+  /** Accepted, but it has no effect here; named in one INFO line. */
+  | "ignore"
+  /** Would weaken a guarantee the operator asked for: refused with a clear line. */
+  | "refuse";
+
+interface Keyword {
+  handling: Handling;
+  /** libpq's environment variable for it, read when the URL is silent. */
+  env?: string;
+  /** The values libpq accepts; others are refused. */
+  values?: readonly string[];
+  /** For `refuse`, or values refused: why. */
+  why?: string;
+  /** Values of a `use` keyword that are refused (`why` says why). */
+  refused?: readonly string[];
+  secret?: boolean;
+}
+
+export const SSLMODES = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+] as const;
+export type SslMode = typeof SSLMODES[number];
+const TLS_VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
+const NO_GSS = "GSSAPI is not available to this tool";
+
+/** Every keyword libpq 17 knows, and what this tool does with it. */
+const KEYWORDS: Record<string, Keyword> = {
+  host: { handling: "use", env: "PGHOST" },
+  hostaddr: { handling: "use", env: "PGHOSTADDR" },
+  port: { handling: "use", env: "PGPORT" },
+  dbname: { handling: "use", env: "PGDATABASE" },
+  user: { handling: "use", env: "PGUSER" },
+  password: { handling: "use", env: "PGPASSWORD", secret: true },
+  passfile: { handling: "use", env: "PGPASSFILE" },
+  connect_timeout: { handling: "use", env: "PGCONNECT_TIMEOUT" },
+  application_name: { handling: "use", env: "PGAPPNAME" },
+  fallback_application_name: { handling: "use" },
+  options: { handling: "use", env: "PGOPTIONS" },
+  sslmode: { handling: "use", env: "PGSSLMODE", values: SSLMODES },
+  requiressl: { handling: "use", env: "PGREQUIRESSL", values: ["0", "1"] },
+  sslrootcert: { handling: "use", env: "PGSSLROOTCERT" },
+  sslcert: { handling: "use", env: "PGSSLCERT" },
+  sslkey: { handling: "use", env: "PGSSLKEY" },
+  sslpassword: { handling: "use", secret: true },
+  sslcrl: { handling: "use", env: "PGSSLCRL" },
+  sslsni: { handling: "use", env: "PGSSLSNI", values: ["0", "1"] },
+  sslnegotiation: { handling: "use", env: "PGSSLNEGOTIATION", values: ["postgres", "direct"] },
+  ssl_min_protocol_version: {
+    handling: "use",
+    env: "PGSSLMINPROTOCOLVERSION",
+    values: TLS_VERSIONS,
+  },
+  ssl_max_protocol_version: {
+    handling: "use",
+    env: "PGSSLMAXPROTOCOLVERSION",
+    values: TLS_VERSIONS,
+  },
+  sslcertmode: {
+    handling: "use",
+    env: "PGSSLCERTMODE",
+    values: ["disable", "allow", "require"],
+    refused: ["require"],
+    why: "this tool cannot tell whether the server asked for the certificate",
+  },
+  sslcompression: { handling: "ignore", env: "PGSSLCOMPRESSION" },
+  sslcrldir: {
+    handling: "refuse",
+    env: "PGSSLCRLDIR",
+    why: "give the revocation list as one file with sslcrl",
+  },
+  target_session_attrs: {
+    handling: "use",
+    env: "PGTARGETSESSIONATTRS",
+    values: ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"],
+  },
+  load_balance_hosts: {
+    handling: "use",
+    env: "PGLOADBALANCEHOSTS",
+    values: ["disable", "random"],
+  },
+  keepalives: { handling: "use", values: ["0", "1"] },
+  keepalives_idle: { handling: "use" },
+  keepalives_interval: { handling: "ignore" },
+  keepalives_count: { handling: "ignore" },
+  tcp_user_timeout: { handling: "ignore" },
+  gssencmode: {
+    handling: "use",
+    env: "PGGSSENCMODE",
+    values: ["disable", "prefer", "require"],
+    refused: ["require"],
+    why: NO_GSS,
+  },
+  krbsrvname: { handling: "ignore", env: "PGKRBSRVNAME" },
+  gsslib: { handling: "ignore", env: "PGGSSLIB" },
+  gssdelegation: { handling: "ignore", env: "PGGSSDELEGATION" },
+  channel_binding: {
+    handling: "use",
+    env: "PGCHANNELBINDING",
+    values: ["disable", "prefer", "require"],
+    refused: ["require"],
+    why: "SCRAM channel binding is not available to this tool",
+  },
+  client_encoding: { handling: "ignore", env: "PGCLIENTENCODING" },
+  require_auth: {
+    handling: "refuse",
+    env: "PGREQUIREAUTH",
+    why: "this tool cannot restrict the server's authentication method",
+  },
+  requirepeer: {
+    handling: "refuse",
+    env: "PGREQUIREPEER",
+    why: "this tool cannot check the peer of a Unix socket",
+  },
+  service: { handling: "refuse", env: "PGSERVICE", why: "pg_service.conf is not read" },
+  replication: { handling: "refuse", why: "the repair needs an ordinary connection" },
+};
+
+/**
+ * The libpq keywords psycopg2 would receive for this URL, completed from the
+ * `PG*` environment, as a target; a keyword libpq would refuse, or one this
+ * tool cannot honour safely, is a `config` error naming it.
+ *
+ * @example
+ * ```ts
+ * postgresTarget(parseSqlalchemyUrl("postgresql://u:pw@/db?host=/var/run/postgresql"), {}, [])
+ *   .conninfo; // { user: "u", password: "pw", dbname: "db", host: "/var/run/postgresql" }
+ * ```
+ * @param url The URL, split as SQLAlchemy splits it.
+ * @param env Where `PG*` variables and `DATABASE_SCHEMA` come from.
+ * @param envSecrets Secrets the environment already holds.
+ */
+export function postgresTarget(
+  url: SqlalchemyUrl,
+  env: Env,
+  envSecrets: readonly string[],
+): PostgresTarget {
+  const conninfo = fromUrl(url);
+  const secrets = [...envSecrets];
+  for (const [name, value] of Object.entries(conninfo)) {
+    if (KEYWORDS[name]?.secret) secrets.push(value);
+  }
+  for (const [name, keyword] of Object.entries(KEYWORDS)) {
+    const fallback = keyword.env ? env[keyword.env] : undefined;
+    if (conninfo[name] === undefined && fallback) conninfo[name] = fallback;
+  }
+  const ignored: string[] = [];
+  for (const [name, value] of Object.entries(conninfo)) {
+    const keyword = KEYWORDS[name];
+    if (keyword.handling === "ignore") ignored.push(name);
+    if (keyword.handling === "refuse") refuse(`${name} is not supported: ${keyword.why}`);
+    if (keyword.values && !keyword.values.includes(value)) {
+      refuse(`invalid ${name} value ${shown(value)} (expected ${keyword.values.join(", ")})`);
+    }
+    if (keyword.refused?.includes(value)) {
+      refuse(`${name}=${value} is not supported: ${keyword.why}`);
+    }
+  }
+  // Problems with hosts, ports and TLS modes surface now, not at connect.
+  endpoints(conninfo);
+  sslMode(conninfo);
+  return {
+    dialect: "postgres",
+    conninfo,
+    schema: databaseSchema(env),
+    // Masked as well: a secret can hide in any part (a database named like it).
+    display: redact(displayOf(url, conninfo), secrets),
+    secrets,
+    ignored,
+  };
+}
+
+/** SQLAlchemy's psycopg2 `create_connect_args`: URL parts, then the query, hosts merged. */
+function fromUrl(url: SqlalchemyUrl): Conninfo {
+  const conninfo: Conninfo = {};
+  // translate_connect_args skips empty parts.
+  if (url.username) conninfo.user = url.username;
+  if (url.password) conninfo.password = url.password;
+  if (url.host) conninfo.host = url.host;
+  if (url.port !== null) conninfo.port = String(url.port);
+  if (url.database) conninfo.dbname = url.database;
+  const query = { ...url.query };
+  // postgresql+asyncpg URLs spell the TLS mode "ssl".
+  if (/\+asyncpg$/i.test(url.drivername) && query.ssl !== undefined && !query.sslmode) {
+    query.sslmode = query.ssl;
+    delete query.ssl;
+  }
+  const { host, port } = multihost(query);
+  for (const [name, value] of Object.entries(query)) {
+    if (name === "host" || name === "port") continue;
+    if (!(name in KEYWORDS)) {
+      refuse(`invalid connection option ${shown(name)} in the database URL (libpq refuses it too)`);
+    }
+    if (Array.isArray(value)) refuse(`connection option ${shown(name)} is given more than once`);
+    conninfo[name] = value;
+  }
+  if (host !== undefined) conninfo.host = host;
+  if (port !== undefined) conninfo.port = port;
+  return conninfo;
+}
+
+/** SQLAlchemy's `_split_multihost_from_url`: `?host=h1:p1&host=h2:p2` or `host=h1,h2&port=p1,p2`. */
+function multihost(
+  query: Record<string, string | string[]>,
+): { host?: string; port?: string } {
+  const hosts = query.host;
+  const ports = query.port;
+  if (Array.isArray(hosts)) {
+    if (ports !== undefined) {
+      refuse("a host list with ports cannot be mixed with a port= parameter");
+    }
+    const pairs = hosts.map((token) => token.includes(":") ? token.split(":") : [token, ""]);
+    if (pairs.some((pair) => pair.length !== 2)) {
+      refuse(`received non-integer port arguments in host list`);
+    }
+    return { host: pairs.map(([h]) => h).join(","), port: joinPorts(pairs.map(([, p]) => p)) };
+  }
+  if (hosts !== undefined && ports === undefined && !hosts.includes(",") && hosts.includes(":")) {
+    const match = /^([a-zA-Z0-9.-]*)(?::(\d*))?$/.exec(hosts);
+    if (match) return { host: match[1], port: joinPorts([match[2] ?? ""]) };
+  }
+  const portList = ports === undefined ? undefined : [ports].flat().join(",");
+  if (portList !== undefined && portList.split(",").some((p) => p !== "" && !/^\d+$/.test(p))) {
+    refuse(`received non-integer port arguments: ${shown(portList)}`);
+  }
+  const count = (text: string | undefined) => text === undefined ? 0 : text.split(",").length;
+  const hostCount = count(hosts as string | undefined);
+  const portCount = count(portList);
+  if (portCount > 1 && hostCount !== portCount && (hostCount > 1 || portCount > 1)) {
+    refuse("number of hosts and ports don't match");
+  }
+  return { host: hosts as string | undefined, port: portList };
+}
+
+function joinPorts(ports: string[]): string | undefined {
+  if (ports.some((p) => p !== "" && !/^\d+$/.test(p))) {
+    refuse(`received non-integer port arguments: ${shown(ports.join(","))}`);
+  }
+  return ports.some((p) => p !== "") ? ports.join(",") : undefined;
+}
+
+function databaseSchema(env: Env): string | undefined {
+  const schema = env.DATABASE_SCHEMA || undefined;
+  if (
+    schema !== undefined &&
+    (schema.includes("\0") || new TextEncoder().encode(schema).length > 63)
+  ) {
+    refuse("DATABASE_SCHEMA must be a PostgreSQL schema name: at most 63 bytes, no NUL");
+  }
+  return schema;
+}
+
+/** A printable form: who, where, which database, and the non-secret keywords. */
+function displayOf(url: SqlalchemyUrl, conninfo: Conninfo): string {
+  const user = conninfo.user ? encodeURIComponent(conninfo.user) : "";
+  const auth = user || conninfo.password ? `${user}${conninfo.password ? ":***" : ""}@` : "";
+  const host = conninfo.host === undefined
+    ? ""
+    : conninfo.host.split(",").map((h) => (isIP(h) === 6 ? `[${h}]` : h)).join(",");
+  const port = conninfo.port === undefined || conninfo.port.includes(",")
+    ? ""
+    : `:${conninfo.port}`;
+  const shownHost = host.includes("/") || host.includes(",") ? "" : host;
+  const query = Object.entries(conninfo)
+    .filter(([name]) => !["user", "password", "dbname", "port"].includes(name))
+    .filter(([name]) => name !== "host" || shownHost === "")
+    .map(([name, value]) => `${name}=${KEYWORDS[name]?.secret ? "***" : value}`)
+    .join("&");
+  const path = `/${conninfo.dbname ?? ""}`;
+  return `${url.drivername}://${auth}${shownHost}${port}${path}${query ? `?${query}` : ""}`;
+}
+
+/**
+ * Throw the `config` error for a connection setting.
+ *
+ * @param message What is wrong, one line, no secret.
+ */
+export function refuse(message: string): never {
+  throw new InviteCodeError("config", message);
+}
+
+/**
+ * A value from the URL as an error line may show it: quoted, one line, short.
+ *
+ * @param value The value as given.
+ */
+export function shown(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+}
+
+/**
+/** One place a connection can be made. */
+export type Endpoint =
+  | { kind: "unix"; path: string; label: string }
+  | { kind: "tcp"; address: string; port: number; tlsName: string; label: string };
+
+/**
+ * Where libpq would try to connect, in its order: each `host` (a name, an
+ * address, a Unix socket directory, `@abstract`), with `hostaddr` and `port`
+ * matched to it.
+ *
+ * @example
+ * ```ts
+ * endpoints({ host: "/var/run/postgresql", port: "5432" });
+ * // [{ kind: "unix", path: "/var/run/postgresql/.s.PGSQL.5432", label: "/var/run/postgresql" }]
+ * ```
+ * @param conninfo The keywords; where they are silent, libpq's compiled-in defaults stand.
+ */
+export function endpoints(conninfo: Conninfo): Endpoint[] {
+  const hosts = (conninfo.host ?? "").split(",");
+  const addresses = conninfo.hostaddr === undefined ? [] : conninfo.hostaddr.split(",");
+  if (addresses.length > 0 && conninfo.host !== undefined && addresses.length !== hosts.length) {
+    refuse(`could not match ${hosts.length} host names to ${addresses.length} hostaddr values`);
+  }
+  const count = Math.max(hosts.length, addresses.length);
+  const ports = (conninfo.port ?? "").split(",");
+  if (ports.length !== 1 && ports.length !== count) {
+    refuse(`could not match ${ports.length} port numbers to ${count} hosts`);
+  }
+  const list: Endpoint[] = [];
+  for (let i = 0; i < count; i++) {
+    const rawPort = (ports.length === 1 ? ports[0] : ports[i]).trim();
+    const port = rawPort === "" ? 5432 : Number(rawPort);
+    if (!/^\d{1,5}$/.test(rawPort || "5432") || port < 1 || port > 65535) {
+      refuse(`invalid port number: ${shown(rawPort)}`);
+    }
+    const host = hosts[i] ?? "";
+    const address = addresses[i] ?? "";
+    if (address) {
+      if (!isIP(address)) refuse(`could not parse network address ${shown(address)}`);
+      list.push({ kind: "tcp", address, port, tlsName: host || address, label: host || address });
+    } else if (host === "" || host.startsWith("/")) {
+      // libpq's compiled-in default as Debian builds it (and psycopg2-binary).
+      const dir = host || "/var/run/postgresql";
+      list.push({ kind: "unix", path: `${dir}/.s.PGSQL.${port}`, label: dir });
+    } else if (host.startsWith("@")) {
+      list.push({ kind: "unix", path: `\0${host.slice(1)}/.s.PGSQL.${port}`, label: host });
+    } else {
+      list.push({ kind: "tcp", address: host, port, tlsName: host, label: `${host}:${port}` });
+    }
+  }
+  return list;
+}
+
+/**
+ * The TLS mode in force, with libpq's defaults and its `sslrootcert=system` rule.
+ *
+ * @param conninfo The keywords.
+ */
+export function sslMode(conninfo: Conninfo): SslMode {
+  const system = conninfo.sslrootcert === "system";
+  const given = conninfo.sslmode as SslMode | undefined ??
+    (conninfo.requiressl === "1" ? "require" : undefined);
+  if (system && given && given !== "verify-full") {
+    refuse(`weak sslmode "${given}" may not be used with sslrootcert=system (use "verify-full")`);
+  }
+  return given ?? (system ? "verify-full" : "prefer");
+}

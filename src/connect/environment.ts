@@ -1,0 +1,47 @@
+/**
+ * The first step of the connection path: Open WebUI's environment becomes a
+ * database URL, resolved exactly as Open WebUI resolves it. Everything later
+ * on the path reads its variables through the `Env` type owned here.
+ *
+ * @module
+ */
+import process from "node:process";
+
+/** Environment variables, as `process.env` holds them. */
+export type Env = Record<string, string | undefined>;
+
+/**
+ * The database URL Open WebUI would use: `DATABASE_URL`, else one composed
+ * from `DATABASE_TYPE`, `_USER`, `_PASSWORD`, `_HOST`, `_PORT`, `_NAME`, else
+ * `sqlite:///${DATA_DIR}/webui.db`.
+ *
+ * @example
+ * ```ts
+ * resolveDatabaseUrl({ DATA_DIR: "/app/backend/data" }); // "sqlite:////app/backend/data/webui.db"
+ * ```
+ * @param env Where to read the variables; default `process.env`.
+ */
+export function resolveDatabaseUrl(env: Env = process.env): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const { DATABASE_TYPE, DATABASE_USER, DATABASE_HOST, DATABASE_PORT, DATABASE_NAME } = env;
+  if (DATABASE_TYPE && DATABASE_USER && DATABASE_HOST && DATABASE_PORT && DATABASE_NAME) {
+    // Open WebUI pastes the parts in raw; encoding them keeps a password with
+    // "@" or "/" from corrupting the URL. An IPv6 address gets its brackets.
+    const password = env.DATABASE_PASSWORD ? `:${encodeURIComponent(env.DATABASE_PASSWORD)}` : "";
+    const host = DATABASE_HOST.includes(":") && !DATABASE_HOST.startsWith("[")
+      ? `[${DATABASE_HOST}]`
+      : DATABASE_HOST;
+    return `${DATABASE_TYPE}://${encodeURIComponent(DATABASE_USER)}${password}@` +
+      `${host}:${DATABASE_PORT}/${DATABASE_NAME}`;
+  }
+  return `sqlite:///${env.DATA_DIR || "./data"}/webui.db`;
+}
+
+/**
+ * Secrets the environment holds, known before any URL is parsed.
+ *
+ * @param env The environment.
+ */
+export function envSecrets(env: Env): string[] {
+  return [env.DATABASE_PASSWORD, env.PGPASSWORD].filter((s): s is string => !!s);
+}

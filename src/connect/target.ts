@@ -1,0 +1,83 @@
+/**
+ * Which database: the connection path from start to finish, in one place.
+ * Open WebUI's environment gives a URL (`environment.ts`), read as SQLAlchemy
+ * reads it (`sqlalchemy.ts`); a SQLite URL becomes a file path here, a
+ * PostgreSQL one libpq's keywords (`conninfo.ts`), which the connector
+ * (`connector.ts`) later turns into a socket for the driver. Each step only
+ * reads what the steps before it made.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import process from "node:process";
+import { InviteCodeError } from "../errors.ts";
+import { type PostgresTarget, postgresTarget } from "./conninfo.ts";
+import { type Env, envSecrets, resolveDatabaseUrl } from "./environment.ts";
+import { parseSqlalchemyUrl, SUPPORTED } from "./sqlalchemy.ts";
+
+/** A SQLite file, as resolved from the environment. */
+export interface SqliteTarget {
+  dialect: "sqlite";
+  /** Absolute path of the file. */
+  path: string;
+  /** Safe to print. */
+  display: string;
+  /** Secrets that must never reach any output. */
+  secrets: string[];
+}
+
+/** Where the `"user"` table lives, as resolved from the environment. */
+export type DatabaseTarget = PostgresTarget | SqliteTarget;
+
+/**
+ * Turn a database URL into a target the dialects can open, or throw an
+ * `InviteCodeError` of kind `config` that names what is supported. Secrets
+ * are listed in `secrets` and masked in `display`.
+ *
+ * @example
+ * ```ts
+ * parseDatabaseUrl("sqlite:///data/webui.db", {}).display; // "sqlite:////abs/cwd/data/webui.db"
+ * ```
+ * @param url The database URL.
+ * @param env Where libpq's `PG*` variables and `DATABASE_SCHEMA` come from.
+ */
+export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseTarget {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1].toLowerCase();
+  if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
+  if (scheme === "sqlite") return sqliteTarget(url);
+  if (scheme === "postgres" || scheme === "postgresql" || /^postgresql\+\w+$/.test(scheme)) {
+    return postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env));
+  }
+  throw new InviteCodeError(
+    "config",
+    `unsupported database URL scheme "${scheme}://" (${SUPPORTED})`,
+  );
+}
+
+/**
+ * The target the environment names: `parseDatabaseUrl(resolveDatabaseUrl(env))`.
+ *
+ * @example
+ * ```ts
+ * resolveTarget({ DATABASE_URL: "postgresql://webui:pw@db/openwebui" }).dialect; // "postgres"
+ * ```
+ * @param env Where to read the variables; default `process.env`.
+ */
+export function resolveTarget(env: Env = process.env): DatabaseTarget {
+  return parseDatabaseUrl(resolveDatabaseUrl(env), env);
+}
+
+function sqliteTarget(url: string): DatabaseTarget {
+  const path = url.slice("sqlite:///".length).replace(/\?.*$/s, "");
+  if (!url.startsWith("sqlite:///") || !path) {
+    throw new InviteCodeError(
+      "config",
+      "sqlite URL needs a file path: sqlite:///relative/path or sqlite:////absolute/path",
+    );
+  }
+  if (path.includes("\0")) throw new InviteCodeError("config", "sqlite path contains a NUL byte");
+  // SQLAlchemy hands the path to sqlite3 relative to the working directory;
+  // an absolute path in every message shows where the tool looked.
+  const absolute = resolve(path);
+  return { dialect: "sqlite", path: absolute, display: `sqlite:///${absolute}`, secrets: [] };
+}
