@@ -1,19 +1,40 @@
 /**
  * A throwaway certificate authority for TLS tests, made with Debian's
- * `openssl`: a CA, a server certificate for localhost, 127.0.0.1 and ::1,
- * and a client certificate (plain key and passphrase-protected key).
+ * `openssl ca`: a CA and its revocation list, server certificates good and
+ * bad (another host name, a DNS name only, expired, revoked), a client
+ * certificate (plain key and passphrase-protected key), and a second CA that
+ * signed nothing here.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+/** A certificate and its key. */
+export interface Pair {
+  cert: string;
+  key: string;
+}
 
 /** Paths of the files made, and the client key's passphrase. */
 export interface Certificates {
   dir: string;
   ca: string;
+  /** The CA's revocation list, naming `revoked`. */
+  crl: string;
+  /** A folder holding the CRL under OpenSSL's hashed name (`<hash>.r0`), for sslcrldir. */
+  crlDir: string;
+  /** localhost, 127.0.0.1 and ::1. */
   serverCert: string;
   serverKey: string;
+  /** Named other.invalid only. */
+  otherName: Pair;
+  /** DNS:localhost only: reached by IP, verify-full must refuse it. */
+  dnsOnly: Pair;
+  /** Valid for localhost and 127.0.0.1, but expired. */
+  expired: Pair;
+  /** Valid for localhost and 127.0.0.1, but on the CRL. */
+  revoked: Pair;
   clientCert: string;
   clientKey: string;
   /** The client key again, encrypted with `passphrase`. */
@@ -23,13 +44,32 @@ export interface Certificates {
   otherCa: string;
 }
 
-function openssl(args: string[], cwd: string): void {
+function openssl(args: string[], cwd: string): string {
   const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
   if (result.status !== 0) {
     const why = result.error ? String(result.error) : result.stderr.trim().split("\n")[0];
     throw new Error(`openssl ${args[0]} failed: ${why} (apt-get install openssl)`);
   }
+  return result.stdout;
 }
+
+const CA_CONFIG = `[ca]
+default_ca = test_ca
+[test_ca]
+dir = .
+database = index.txt
+new_certs_dir = issued
+serial = serial
+crlnumber = crlnumber
+default_md = sha256
+default_days = 2
+default_crl_days = 2
+policy = anything
+copy_extensions = none
+unique_subject = no
+[anything]
+commonName = supplied
+`;
 
 /**
  * Make the certificates in a new folder.
@@ -39,7 +79,11 @@ function openssl(args: string[], cwd: string): void {
 export function makeCertificates(clientName: string): Certificates {
   const dir = mkdtempSync(join(tmpdir(), "invite-code-tls-"));
   chmodSync(dir, 0o755);
-  const days = ["-days", "2"];
+  mkdirSync(join(dir, "issued"));
+  writeFileSync(join(dir, "index.txt"), "");
+  writeFileSync(join(dir, "serial"), "1000\n");
+  writeFileSync(join(dir, "crlnumber"), "1000\n");
+  writeFileSync(join(dir, "ca.cnf"), CA_CONFIG);
   for (const ca of ["ca", "other-ca"]) {
     openssl([
       "req",
@@ -51,17 +95,15 @@ export function makeCertificates(clientName: string): Certificates {
       `${ca}.key`,
       "-out",
       `${ca}.crt`,
-      ...days,
+      "-days",
+      "2",
       "-subj",
       `/CN=invite-code-repair test ${ca}`,
     ], dir);
   }
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
-  );
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const [name, subject] of [["server", "localhost"], ["client", clientName]]) {
+  const everywhere = "DNS:localhost,IP:127.0.0.1,IP:::1";
+  const issue = (name: string, subject: string, extensions: string, dates?: string[]) => {
+    writeFileSync(join(dir, `${name}.ext`), `${extensions}\n`);
     openssl([
       "req",
       "-newkey",
@@ -75,22 +117,64 @@ export function makeCertificates(clientName: string): Certificates {
       `/CN=${subject}`,
     ], dir);
     openssl([
-      "x509",
-      "-req",
+      "ca",
+      "-batch",
+      "-config",
+      "ca.cnf",
+      "-cert",
+      "ca.crt",
+      "-keyfile",
+      "ca.key",
       "-in",
       `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
       "-out",
       `${name}.crt`,
-      ...days,
+      "-notext",
       "-extfile",
       `${name}.ext`,
+      ...(dates ?? []),
     ], dir);
-  }
+    chmodSync(join(dir, `${name}.key`), 0o600);
+    return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  };
+  issue("server", "localhost", `subjectAltName=${everywhere}`);
+  const otherName = issue("other-name", "other.invalid", "subjectAltName=DNS:other.invalid");
+  const dnsOnly = issue("dns-only", "localhost", "subjectAltName=DNS:localhost");
+  const expired = issue("expired", "localhost", `subjectAltName=${everywhere}`, [
+    "-startdate",
+    "20200101000000Z",
+    "-enddate",
+    "20200102000000Z",
+  ]);
+  const revoked = issue("revoked", "localhost", `subjectAltName=${everywhere}`);
+  issue("client", clientName, "extendedKeyUsage=clientAuth");
+  openssl([
+    "ca",
+    "-config",
+    "ca.cnf",
+    "-cert",
+    "ca.crt",
+    "-keyfile",
+    "ca.key",
+    "-revoke",
+    revoked.cert,
+  ], dir);
+  openssl([
+    "ca",
+    "-config",
+    "ca.cnf",
+    "-cert",
+    "ca.crt",
+    "-keyfile",
+    "ca.key",
+    "-gencrl",
+    "-out",
+    "ca.crl",
+  ], dir);
+  const crlDir = join(dir, "crls");
+  mkdirSync(crlDir);
+  const hash = openssl(["crl", "-in", "ca.crl", "-noout", "-hash"], dir).trim();
+  openssl(["crl", "-in", "ca.crl", "-out", join(crlDir, `${hash}.r0`)], dir);
   const passphrase = "key-passphrase-Q7#";
   openssl([
     "pkey",
@@ -102,14 +186,18 @@ export function makeCertificates(clientName: string): Certificates {
     "-out",
     "client-encrypted.key",
   ], dir);
-  for (const key of ["client.key", "client-encrypted.key", "server.key"]) {
-    chmodSync(join(dir, key), 0o600);
-  }
+  chmodSync(join(dir, "client-encrypted.key"), 0o600);
   return {
     dir,
     ca: join(dir, "ca.crt"),
+    crl: join(dir, "ca.crl"),
+    crlDir,
     serverCert: join(dir, "server.crt"),
     serverKey: join(dir, "server.key"),
+    otherName,
+    dnsOnly,
+    expired,
+    revoked,
     clientCert: join(dir, "client.crt"),
     clientKey: join(dir, "client.key"),
     clientKeyEncrypted: join(dir, "client-encrypted.key"),

@@ -64,9 +64,17 @@ export function errorMessage(error: unknown): string {
 }
 
 /**
- * Replace every secret in `text`, as written and in its URL-encoded forms,
- * with `***`. Secrets under 3 characters are left alone: masking them would
- * garble every line without protecting anything.
+ * A secret's leading characters that count as the secret: PostgreSQL cuts
+ * identifiers to 63 bytes and a line may be cut anywhere, so a run of this
+ * many of a secret's first characters is masked wherever it shows.
+ */
+export const SECRET_PREFIX = 8;
+
+/**
+ * Replace every secret in `text` with `***`: as written, URL-encoded, and
+ * with its whitespace collapsed; in full, or cut short (from its first
+ * `SECRET_PREFIX` characters on); overlapping secrets together. A secret of
+ * one or two characters is masked where it stands alone, not inside words.
  *
  * @example
  * ```ts
@@ -76,19 +84,62 @@ export function errorMessage(error: unknown): string {
  * @param secrets Passwords and passphrases that must never be shown.
  */
 export function redact(text: string, secrets: readonly string[]): string {
-  const forms = new Set<string>();
+  const spans: [number, number][] = [];
   for (const secret of secrets) {
-    if (secret.length < 3) continue;
-    forms.add(secret);
-    forms.add(encodeURIComponent(secret));
-    forms.add(encodeURI(secret));
+    for (const form of secretForms(secret)) spans.push(...occurrences(text, form));
   }
-  // Longest first, so a secret that contains another is masked whole.
-  let out = text;
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
-    out = out.replaceAll(form, "***");
+  if (spans.length === 0) return text;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = "";
+  let at = 0;
+  for (let i = 0; i < spans.length;) {
+    const start = spans[i][0];
+    let end = spans[i][1];
+    // Overlapping or touching spans mask as one, so no part of either shows.
+    for (i++; i < spans.length && spans[i][0] <= end; i++) end = Math.max(end, spans[i][1]);
+    out += text.slice(at, start) + "***";
+    at = end;
   }
-  return out;
+  return out + text.slice(at);
+}
+
+/** The ways a secret can appear in a message. */
+function secretForms(secret: string): Set<string> {
+  const forms = new Set<string>();
+  for (const form of [secret, secret.replace(/\s+/g, " "), secret.replace(/\s+/g, " ").trim()]) {
+    if (!form) continue;
+    forms.add(form);
+    for (const encode of [encodeURIComponent, encodeURI]) {
+      try {
+        forms.add(encode(form));
+      } catch {
+        // A lone surrogate has no encoded form, so it can only appear as written.
+      }
+    }
+  }
+  return forms;
+}
+
+/** Where `form` shows in `text`: whole, or from its first characters on when it is long. */
+function occurrences(text: string, form: string): [number, number][] {
+  const found: [number, number][] = [];
+  if (form.length < 3) {
+    const alone = new RegExp(
+      `(?<![\\p{L}\\p{N}])${form.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\p{L}\\p{N}])`,
+      "gu",
+    );
+    for (const match of text.matchAll(alone)) found.push([match.index, match.index + form.length]);
+    return found;
+  }
+  const head = form.slice(0, Math.min(form.length, SECRET_PREFIX));
+  for (let i = text.indexOf(head); i >= 0; i = text.indexOf(head, i + 1)) {
+    let length = head.length;
+    while (length < form.length && text[i + length] === form[length]) length++;
+    // A short secret counts only whole; a long one from its prefix on.
+    if (form.length <= SECRET_PREFIX && length < form.length) continue;
+    found.push([i, i + length]);
+  }
+  return found;
 }
 
 /**

@@ -15,6 +15,13 @@ import { LOG } from "./messages.ts";
 export const RUNTIME: "deno" | "node" = "Deno" in globalThis ? "deno" : "node";
 
 /**
+ * Whether this runtime's `node:tls` honours the `crl` option. Deno's drops it
+ * (deno 2.9: a revoked certificate is accepted), so revocation lists are
+ * refused there rather than silently unchecked.
+ */
+export const TLS_CHECKS_REVOCATION: boolean = RUNTIME === "node";
+
+/**
  * The Deno permissions the repair and the probe need: read the environment,
  * reach PostgreSQL, read and write a SQLite file. README, start.sh, deno.json
  * and the tests use exactly these.

@@ -1,8 +1,11 @@
 /**
  * The README's narrowest Deno permission flags repair and check both a
- * PostgreSQL database and Open WebUI's default SQLite file.
+ * PostgreSQL database and Open WebUI's default SQLite file; narrower ones
+ * are refused with the permission they lack, never taken as "no file".
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import {
@@ -13,6 +16,7 @@ import {
   ROOT,
   run,
   sqliteFixture,
+  warned,
 } from "./helpers.ts";
 import { LOG } from "../src/messages.ts";
 
@@ -20,20 +24,29 @@ async function deno(flags: string[], args: string[], env: Record<string, string>
   return await run("deno", ["run", ...flags, "--no-prompt", MOD, ...args], { env, cwd });
 }
 
-test("PostgreSQL with --allow-env --allow-net=host:port", async () => {
+test("PostgreSQL with --allow-env --allow-net=host:port --allow-read of libpq's files", async () => {
   const db = await postgresFixture();
+  const home = mkdtempSync(join(tmpdir(), "invite-code-home-"));
   try {
     await db.seed({ users: 8, missing: 3 });
     const url = new URL(db.env.DATABASE_URL);
-    const flags = ["--allow-env", `--allow-net=${url.hostname}:${url.port}`];
-    const repaired = await deno(flags, [], db.env);
+    const env = { ...db.env, HOME: home };
+    const net = ["--allow-env", `--allow-net=${url.hostname}:${url.port}`];
+    // libpq would look for ~/.postgresql/root.crt: without the right to look, no connection.
+    const blind = await deno(net, [], env);
+    assert.equal(blind.code, 0, blind.stderr);
+    assert.match(blind.stdout, warned(/sslrootcert: .*--allow-read/));
+    assert.equal((await deno(net, ["--check"], env)).code, 2);
+    const flags = [...net, `--allow-read=${home}/.postgresql,${home}/.pgpass`];
+    const repaired = await deno(flags, [], env);
     assert.deepEqual(lines(repaired.stdout), [
       LOG.found(3),
       LOG.success(3),
     ], repaired.stderr);
-    const checked = await deno(flags, ["--check"], db.env);
+    const checked = await deno(flags, ["--check"], env);
     assert.equal(checked.code, 0, checked.stderr);
   } finally {
+    rmSync(home, { recursive: true, force: true });
     await db.close();
   }
 });

@@ -24,7 +24,8 @@ test("redact masks a secret as written, percent-encoded and URI-encoded", () => 
     const line = `before ${form} after`;
     assert.equal(redact(line, [secret]), "before *** after");
   }
-  assert.equal(redact("pw ab in line", ["ab"]), "pw ab in line", "short secrets are left alone");
+  assert.equal(redact("pw ab in line", ["ab"]), "pw *** in line", "a short secret standing alone");
+  assert.equal(redact("tabs and labs", ["ab"]), "tabs and labs", "not inside words");
 });
 
 test("no output of any path shows a password or sslpassword, however the URL is written", async () => {

@@ -277,28 +277,54 @@ test("multi-host forms as SQLAlchemy 2.0 splits them", () => {
 });
 
 test("libpq's endpoints: sockets, abstract sockets, IPv6, hostaddr, port lists", () => {
+  const socket = (host: string, path: string, port = 5432) => ({
+    kind: "unix",
+    host,
+    hostaddr: "",
+    port,
+    path,
+    label: host,
+  });
   assert.deepEqual(endpoints({ host: "/var/run/postgresql" }), [
-    { kind: "unix", path: "/var/run/postgresql/.s.PGSQL.5432", label: "/var/run/postgresql" },
+    socket("/var/run/postgresql", "/var/run/postgresql/.s.PGSQL.5432"),
   ]);
   assert.deepEqual(endpoints({}), [
-    { kind: "unix", path: "/var/run/postgresql/.s.PGSQL.5432", label: "/var/run/postgresql" },
+    socket("/var/run/postgresql", "/var/run/postgresql/.s.PGSQL.5432"),
   ]);
   assert.deepEqual(endpoints({ host: "@pg", port: "6000" }), [
-    { kind: "unix", path: "\0pg/.s.PGSQL.6000", label: "@pg" },
+    socket("@pg", "\0pg/.s.PGSQL.6000", 6000),
   ]);
   assert.deepEqual(endpoints({ host: "::1,db.internal,/tmp", port: "5433,5434,5435" }), [
-    { kind: "tcp", address: "::1", port: 5433, tlsName: "::1", label: "::1:5433" },
     {
       kind: "tcp",
+      host: "::1",
+      hostaddr: "",
+      address: "::1",
+      port: 5433,
+      tlsName: "::1",
+      label: "::1:5433",
+    },
+    {
+      kind: "tcp",
+      host: "db.internal",
+      hostaddr: "",
       address: "db.internal",
       port: 5434,
       tlsName: "db.internal",
       label: "db.internal:5434",
     },
-    { kind: "unix", path: "/tmp/.s.PGSQL.5435", label: "/tmp" },
+    socket("/tmp", "/tmp/.s.PGSQL.5435", 5435),
   ]);
   assert.deepEqual(endpoints({ host: "db.example", hostaddr: "10.0.0.5" }), [
-    { kind: "tcp", address: "10.0.0.5", port: 5432, tlsName: "db.example", label: "db.example" },
+    {
+      kind: "tcp",
+      host: "db.example",
+      hostaddr: "10.0.0.5",
+      address: "10.0.0.5",
+      port: 5432,
+      tlsName: "db.example",
+      label: "db.example",
+    },
   ]);
   assert.throws(() => endpoints({ host: "a,b", port: "1,2,3" }), /3 port numbers to 2 hosts/);
   assert.throws(() => endpoints({ host: "a", port: "99999" }), /invalid port/);

@@ -5,8 +5,11 @@
  * and sends query parameters it does not know to the server as settings.
  * Instead it gets a `socket` function that reaches the first endpoint that
  * answers, over TCP or a Unix socket, negotiates TLS the libpq way
- * (`tls.ts`), and hands back a connected socket. The rotation over hosts
- * lives here and only here.
+ * (`tls.ts`), and hands back a connected socket. The rotation over hosts,
+ * with `target_session_attrs` and `load_balance_hosts`, lives here and only
+ * here: the dialect reports what each new session's server says of itself
+ * (`admit`), and the connector decides, as libpq's `PQconnectPoll` does,
+ * whether to keep it or move on to the next host.
  *
  * @module
  */
@@ -24,21 +27,78 @@ import {
   sslMode,
 } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
-import { passwordFromFile } from "./passfile.ts";
-import { type Negotiation, secure, type TlsOptions, tlsOptions } from "./tls.ts";
+import { passwordsFromFile } from "./passfile.ts";
+import { type Negotiation, NoTlsError, secure, type TlsOptions, tlsOptions } from "./tls.ts";
 
 const SQLSTATE_NO_HBA_ENTRY = /no pg_hba\.conf entry|SSL off|no encryption|SSL encryption/;
+
+/** libpq's `target_session_attrs` values. */
+export type SessionAttrs =
+  | "any"
+  | "read-write"
+  | "read-only"
+  | "primary"
+  | "standby"
+  | "prefer-standby";
+
+/** What a server says of itself, read at the start of every transaction. */
+export interface SessionState {
+  /** `pg_is_in_recovery()`: a hot standby. */
+  inRecovery: boolean;
+  /** `default_transaction_read_only` is on. */
+  defaultReadOnly: boolean;
+}
+
+/**
+ * Why libpq would not keep a session for `attrs`, or null to keep it; with
+ * `prefer-standby`, the first pass over the hosts wants a standby and the
+ * second takes any server.
+ *
+ * @example
+ * ```ts
+ * sessionMismatch("read-write", { inRecovery: true, defaultReadOnly: false }, 1);
+ * // "server is in hot standby mode"
+ * ```
+ * @param attrs The `target_session_attrs` in force.
+ * @param state What the server said.
+ * @param pass 1 for the first pass over the hosts, 2 for the second.
+ */
+export function sessionMismatch(
+  attrs: SessionAttrs,
+  state: SessionState,
+  pass: 1 | 2,
+): string | null {
+  const readOnly = state.inRecovery || state.defaultReadOnly;
+  switch (attrs) {
+    case "read-write":
+      return state.inRecovery
+        ? "server is in hot standby mode"
+        : state.defaultReadOnly
+        ? "session is read-only"
+        : null;
+    case "read-only":
+      return readOnly ? null : "session is not read-only";
+    case "primary":
+      return state.inRecovery ? "server is in hot standby mode" : null;
+    case "standby":
+      return state.inRecovery ? null : "server is not in hot standby mode";
+    case "prefer-standby":
+      return pass === 1 && !state.inRecovery ? "server is not in hot standby mode" : null;
+    default:
+      return null;
+  }
+}
 
 /** postgres.js options derived from the keywords; see `connector`. */
 export interface DriverOptions {
   username: string;
-  password: string;
+  /** The password for the host of the latest socket (each host has its own from ~/.pgpass). */
+  password: () => string;
   database: string;
   /** Seconds; postgres.js's own bound on the startup exchange. */
   connectTimeoutSeconds: number;
   /** Seconds before TCP keepalive probes, or null for none. */
   keepAlive: number | null;
-  targetSessionAttrs: string | null;
   /** Startup parameters: `application_name`, `options`. */
   connection: Record<string, string>;
   connector: Connector;
@@ -47,6 +107,7 @@ export interface DriverOptions {
 /**
  * Everything postgres.js needs to reach the target, read now (certificate
  * files, the password file) so that a missing file is one clear line.
+ * Passwords found in the password file join `target.secrets`.
  *
  * @example
  * ```ts
@@ -67,7 +128,13 @@ export function driverOptions(
   const database = conninfo.dbname ?? username;
   const list = endpoints(conninfo);
   if (conninfo.load_balance_hosts === "random") shuffle(list);
-  const password = conninfo.password ?? passwordFromFile(conninfo, env, list, database, username);
+  // As libpq: the password keyword serves every host; else each host's own line.
+  const passwords = conninfo.password
+    ? list.map(() => conninfo.password)
+    : passwordsFromFile(conninfo, env, list, database, username);
+  for (const password of passwords) {
+    if (password && !target.secrets.includes(password)) target.secrets.push(password);
+  }
   const timeout = Number(conninfo.connect_timeout ?? 0);
   if (!Number.isFinite(timeout)) {
     refuse(`invalid connect_timeout value ${shown(conninfo.connect_timeout ?? "")}`);
@@ -75,26 +142,24 @@ export function driverOptions(
   // libpq: 0 or none means wait forever (here: until the deadline); under 2 means 2.
   const perAttemptMs = timeout > 0 ? Math.max(2, Math.floor(timeout)) * 1000 : Infinity;
   const keepIdle = conninfo.keepalives_idle === undefined ? 60 : Number(conninfo.keepalives_idle);
+  const connect = connector(list, passwords, sslMode(conninfo), tlsOptions(conninfo, env), {
+    perAttemptMs,
+    deadline,
+    negotiation: conninfo.sslnegotiation === "direct" ? "direct" : "postgres",
+    attrs: (conninfo.target_session_attrs ?? "any") as SessionAttrs,
+  });
   return {
     username,
-    password: password ?? "",
+    password: connect.password,
     database,
     connectTimeoutSeconds: Number.isFinite(perAttemptMs) ? perAttemptMs / 1000 : 30,
     keepAlive: conninfo.keepalives === "0" ? null : Math.max(1, keepIdle || 60),
-    targetSessionAttrs: conninfo.target_session_attrs && conninfo.target_session_attrs !== "any"
-      ? conninfo.target_session_attrs
-      : null,
     connection: {
       application_name: conninfo.application_name ?? conninfo.fallback_application_name ??
         "invite-code-repair",
       ...(conninfo.options ? { options: conninfo.options } : {}),
     },
-    connector: connector(list, sslMode(conninfo), tlsOptions(conninfo, env), {
-      perAttemptMs,
-      deadline,
-      negotiation: conninfo.sslnegotiation === "direct" ? "direct" : "postgres",
-      preferStandby: conninfo.target_session_attrs === "prefer-standby",
-    }),
+    connector: connect,
   };
 }
 
@@ -116,14 +181,28 @@ function shuffle<T>(list: T[]): void {
 /** Connects postgres.js to the target the libpq way. */
 export interface Connector {
   /** postgres.js's `socket` option: a connected (and, where due, encrypted) socket. */
-  socket(options: { host: string[] }): Promise<Socket | TLSSocket>;
+  socket(): Promise<Socket | TLSSocket>;
+  /** postgres.js's `password` option: the password for the host of the latest socket. */
+  password(): string;
+  /** The host the latest socket reached, as messages name it. */
+  host(): string | undefined;
+  /**
+   * A new session's server said what it is: true to keep it; false when
+   * `target_session_attrs` rejects it, and the next socket goes to the next
+   * host. Throws the `connect` error naming every host tried when none is
+   * left.
+   */
+  admit(state: SessionState): boolean;
   /**
    * After the server refused a connection for its encryption (a `pg_hba.conf`
    * rule): whether libpq would try once more the other way (`allow` upgrades
    * to TLS, `prefer` falls back to plain). Switches when it returns true.
    */
   retryOtherWay(error: unknown): boolean;
-  /** A query succeeded: the current endpoint is the one to keep. */
+  /**
+   * The attempt is over, kept or failed: the next connection starts again
+   * from the first host, as every new libpq connection does.
+   */
   settled(): void;
   /**
    * Resolves once every socket handed out has sent its last byte (the
@@ -137,11 +216,12 @@ interface ConnectorSettings {
   perAttemptMs: number;
   deadline: () => number;
   negotiation: Negotiation;
-  preferStandby: boolean;
+  attrs: SessionAttrs;
 }
 
 function connector(
   list: Endpoint[],
+  passwords: readonly (string | undefined)[],
   mode: SslMode,
   tls: TlsOptions,
   settings: ConnectorSettings,
@@ -149,11 +229,19 @@ function connector(
   // allow: plain first; prefer: TLS first; each may switch once.
   let tlsFirst = mode !== "disable" && mode !== "allow";
   let switched = false;
-  // postgres.js reconnects when target_session_attrs rejects a server: the
-  // next call starts after the endpoint that was rejected.
-  let start = 0;
-  let unsettled = 0;
+  // One attempt walks the hosts in order, once (twice for prefer-standby).
+  let queue: number[] = [];
+  let pass: 1 | 2 = 1;
+  let failures: string[] = [];
+  let current: number | undefined;
   const open = new Set<Socket | TLSSocket>();
+
+  function restart(): void {
+    queue = list.map((_, i) => i);
+    pass = 1;
+    failures = [];
+  }
+  restart();
 
   async function attempt(endpoint: Endpoint): Promise<Socket | TLSSocket> {
     const limit = Math.min(settings.perAttemptMs, Math.max(1, settings.deadline() - Date.now()));
@@ -173,34 +261,58 @@ function connector(
     }
   }
 
+  /** Every host was tried: the error names each, and the next attempt starts over. */
+  function exhausted(): never {
+    const tried = failures;
+    restart();
+    throw new InviteCodeError("connect", `cannot connect to PostgreSQL: ${tried.join("; ")}`);
+  }
+
   return {
-    async socket(options) {
-      if (++unsettled > list.length * 2 + 2) {
-        unsettled = 0;
-        throw new InviteCodeError("connect", "no server matched target_session_attrs");
-      }
-      // prefer-standby: once every server was tried, postgres.js must accept
-      // a primary; it does when its first host entry is empty.
-      if (settings.preferStandby && unsettled > list.length) options.host[0] = "";
-      const failures: string[] = [];
-      for (let i = 0; i < list.length; i++) {
-        const index = (start + i) % list.length;
+    async socket() {
+      for (;;) {
+        const index = queue.shift();
+        if (index === undefined) exhausted();
+        const endpoint = list[index];
         try {
-          const socket = await attempt(list[index]);
-          if (options.host.length > 0 && unsettled <= list.length) {
-            start = (index + 1) % list.length;
-          }
+          const socket = await attempt(endpoint);
+          current = index;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
           return socket;
         } catch (error) {
-          failures.push(`${list[index].label}: ${errorMessage(error)}`);
+          failures.push(`${endpoint.label}: ${errorMessage(error)}`);
+          // libpq moves on only when a host cannot be reached in time; a
+          // failed TLS handshake or a server without TLS ends the attempt.
+          if (error instanceof NoTlsError || !isUnreachable(error)) {
+            const tried = failures;
+            restart();
+            throw new InviteCodeError(
+              "connect",
+              `cannot connect to PostgreSQL: ${tried.join("; ")}`,
+              { cause: error },
+            );
+          }
         }
       }
-      throw new InviteCodeError(
-        "connect",
-        `cannot connect to PostgreSQL: ${failures.join("; ")}`,
-      );
+    },
+    password() {
+      return (current === undefined ? undefined : passwords[current]) ?? "";
+    },
+    host() {
+      return current === undefined ? undefined : list[current].label;
+    },
+    admit(state) {
+      const why = sessionMismatch(settings.attrs, state, pass);
+      if (why === null) return true;
+      failures.push(`${current === undefined ? "?" : list[current].label}: ${why}`);
+      if (queue.length === 0 && settings.attrs === "prefer-standby" && pass === 1) {
+        // No standby anywhere: prefer-standby takes any server on a second pass.
+        queue = list.map((_, i) => i);
+        pass = 2;
+      }
+      if (queue.length === 0) exhausted();
+      return false;
     },
     retryOtherWay(error) {
       const message = errorMessage(error);
@@ -208,11 +320,11 @@ function connector(
       if (mode !== "allow" && mode !== "prefer") return false;
       switched = true;
       tlsFirst = !tlsFirst;
+      if (current !== undefined) queue.unshift(current);
       return true;
     },
     settled() {
-      unsettled = 0;
-      start = 0;
+      restart();
     },
     async hungUp() {
       await Promise.all(
@@ -225,6 +337,15 @@ function connector(
       );
     },
   };
+}
+
+/** A host that refused, was not found, or did not answer in time: libpq tries the next one. */
+function isUnreachable(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? "";
+  return /^(ECONNREFUSED|ENOENT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EADDRNOTAVAIL|ETIMEDOUT|EACCES|ENOTDIR)$/
+    .test(code) ||
+    error instanceof AttemptTimeout ||
+    /server closed the connection/.test(errorMessage(error));
 }
 
 function openSocket(endpoint: Endpoint): Promise<Socket> {
@@ -240,13 +361,21 @@ function openSocket(endpoint: Endpoint): Promise<Socket> {
   });
 }
 
+/** One host did not answer within connect_timeout (or the deadline). */
+class AttemptTimeout extends Error {
+  constructor(label: string) {
+    super(`timeout expired connecting to ${label}`);
+    this.name = "AttemptTimeout";
+  }
+}
+
 function withTimeout<T>(ms: number, label: string, work: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let expired = false;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       expired = true;
-      reject(new Error(`timeout expired connecting to ${label}`));
+      reject(new AttemptTimeout(label));
     }, Math.min(ms, 2_147_483_647));
   });
   work.then((value) => {

@@ -107,11 +107,7 @@ const KEYWORDS: Record<string, Keyword> = {
     why: "this tool cannot tell whether the server asked for the certificate",
   },
   sslcompression: { handling: "ignore", env: "PGSSLCOMPRESSION" },
-  sslcrldir: {
-    handling: "refuse",
-    env: "PGSSLCRLDIR",
-    why: "give the revocation list as one file with sslcrl",
-  },
+  sslcrldir: { handling: "use", env: "PGSSLCRLDIR" },
   target_session_attrs: {
     handling: "use",
     env: "PGTARGETSESSIONATTRS",
@@ -331,11 +327,24 @@ export function shown(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
 }
 
-/**
+/** libpq's compiled-in socket directory, as Debian builds it (and psycopg2-binary). */
+export const DEFAULT_SOCKET_DIR = "/var/run/postgresql";
+
+/** What every place to connect to carries, as libpq's `connhost` entry holds it. */
+interface EndpointBase {
+  /** The `host` entry as given; the default socket directory when neither it nor `hostaddr` is. */
+  host: string;
+  /** The `hostaddr` entry, or "". */
+  hostaddr: string;
+  port: number;
+  /** How messages name it. */
+  label: string;
+}
+
 /** One place a connection can be made. */
 export type Endpoint =
-  | { kind: "unix"; path: string; label: string }
-  | { kind: "tcp"; address: string; port: number; tlsName: string; label: string };
+  | EndpointBase & { kind: "unix"; path: string }
+  | EndpointBase & { kind: "tcp"; address: string; tlsName: string };
 
 /**
  * Where libpq would try to connect, in its order: each `host` (a name, an
@@ -371,15 +380,25 @@ export function endpoints(conninfo: Conninfo): Endpoint[] {
     const address = addresses[i] ?? "";
     if (address) {
       if (!isIP(address)) refuse(`could not parse network address ${shown(address)}`);
-      list.push({ kind: "tcp", address, port, tlsName: host || address, label: host || address });
+      list.push({
+        kind: "tcp",
+        host,
+        hostaddr: address,
+        port,
+        address,
+        tlsName: host || address,
+        label: host || address,
+      });
     } else if (host === "" || host.startsWith("/")) {
-      // libpq's compiled-in default as Debian builds it (and psycopg2-binary).
-      const dir = host || "/var/run/postgresql";
-      list.push({ kind: "unix", path: `${dir}/.s.PGSQL.${port}`, label: dir });
+      const dir = host || DEFAULT_SOCKET_DIR;
+      const path = `${dir}/.s.PGSQL.${port}`;
+      list.push({ kind: "unix", host: dir, hostaddr: "", port, path, label: dir });
     } else if (host.startsWith("@")) {
-      list.push({ kind: "unix", path: `\0${host.slice(1)}/.s.PGSQL.${port}`, label: host });
+      const path = `\0${host.slice(1)}/.s.PGSQL.${port}`;
+      list.push({ kind: "unix", host, hostaddr: "", port, path, label: host });
     } else {
-      list.push({ kind: "tcp", address: host, port, tlsName: host, label: `${host}:${port}` });
+      const label = `${host}:${port}`;
+      list.push({ kind: "tcp", host, hostaddr: "", port, address: host, tlsName: host, label });
     }
   }
   return list;
@@ -397,5 +416,16 @@ export function sslMode(conninfo: Conninfo): SslMode {
   if (system && given && given !== "verify-full") {
     refuse(`weak sslmode "${given}" may not be used with sslrootcert=system (use "verify-full")`);
   }
-  return given ?? (system ? "verify-full" : "prefer");
+  const mode = given ?? (system ? "verify-full" : "prefer");
+  // libpq 17: a direct handshake that fails must never fall back to plaintext.
+  if (conninfo.sslnegotiation === "direct" && !ENCRYPTED_MODES.includes(mode)) {
+    refuse(
+      `weak sslmode "${mode}" may not be used with sslnegotiation=direct ` +
+        `(use "require", "verify-ca", or "verify-full")`,
+    );
+  }
+  return mode;
 }
+
+/** The modes that never send anything unencrypted. */
+const ENCRYPTED_MODES: readonly SslMode[] = ["require", "verify-ca", "verify-full"];

@@ -1,44 +1,108 @@
 /**
  * libpq's password file (`~/.pgpass`, `passfile`, `PGPASSFILE`): the
- * password libpq would send, when the conninfo names none.
+ * password libpq would send to each host, looked up host by host as
+ * `connectOptions2()` in libpq's fe-connect.c does, read as its
+ * `passwordFromFile()` reads it.
  *
  * @module
  */
-import { readFileSync, statSync } from "node:fs";
-import type { Conninfo, Endpoint } from "./conninfo.ts";
+import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
+import { type Conninfo, DEFAULT_SOCKET_DIR, type Endpoint } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
-import { homeFile } from "./files.ts";
+import { homeFile, look } from "./files.ts";
 
-/** libpq's password file: `host:port:database:user:password`, `*` matches anything. */
-export function passwordFromFile(
+/**
+ * The password the file holds for each endpoint (undefined where none), in
+ * the endpoints' order. A file that is not a plain file, or that group or
+ * others may access, is ignored as libpq ignores it.
+ *
+ * @example
+ * ```ts
+ * passwordsFromFile({ passfile: "/run/pgpass" }, {}, endpoints(conninfo), "db", "u");
+ * ```
+ * @param conninfo The keywords (`passfile`).
+ * @param env Where `HOME` comes from.
+ * @param list The endpoints, each looked up on its own.
+ * @param database The database name sent.
+ * @param username The user name sent.
+ */
+export function passwordsFromFile(
   conninfo: Conninfo,
   env: Env,
-  list: Endpoint[],
+  list: readonly Endpoint[],
   database: string,
   username: string,
-): string | undefined {
-  const file = conninfo.passfile ?? homeFile(env, ".pgpass");
+): (string | undefined)[] {
+  const none = list.map(() => undefined);
+  if (!database || !username) return none;
+  const file = conninfo.passfile || homeFile(env, ".pgpass");
+  const { stats } = look("passfile", file);
+  if (!stats?.isFile() || (stats.mode & 0o077) !== 0) return none;
   let text: string;
   try {
-    // libpq ignores a password file others can read.
-    if ((statSync(file).mode & 0o077) !== 0) return undefined;
-    text = readFileSync(file, "utf8");
+    text = readFileSync(file, "latin1");
   } catch {
-    return undefined;
+    return none;
   }
-  const first = list[0];
-  const host = first.kind === "unix" ? "localhost" : first.label.replace(/:\d+$/, "");
-  const port = first.kind === "unix"
-    ? first.path.replace(/^.*\.s\.PGSQL\./, "")
-    : String(first.port);
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const fields = line.split(/(?<!\\):/).map((f) => f.replace(/\\(.)/g, "$1"));
-    if (fields.length < 5) continue;
-    const wanted = [host, port, database, username];
-    if (wanted.every((value, i) => fields[i] === "*" || fields[i] === value)) {
-      return fields.slice(4).join(":");
+  // libpq matches bytes; latin1 keeps one character per byte both ways.
+  const lines = text.split("\n");
+  const utf8 = (value: string) => Buffer.from(value, "utf8").toString("latin1");
+  return list.map((endpoint) => {
+    const host = passfileHost(endpoint.host || endpoint.hostaddr);
+    const wanted = [host, String(endpoint.port), database, username].map(utf8);
+    for (const line of lines) {
+      const password = matchLine(line, wanted);
+      if (password !== undefined) return Buffer.from(password, "latin1").toString("utf8");
     }
+    return undefined;
+  });
+}
+
+/** 'localhost' stands for no host and for the default socket directory, and only those. */
+function passfileHost(host: string): string {
+  return host === "" || host === DEFAULT_SOCKET_DIR ? "localhost" : host;
+}
+
+/** libpq's line match: a comment, or four fields that match, then the password. */
+function matchLine(rawLine: string, wanted: readonly string[]): string | undefined {
+  if (rawLine.startsWith("#")) return undefined;
+  const line = rawLine.replace(/[\r\n]+$/, "");
+  if (line.length === 0) return undefined;
+  let rest: string | undefined = line;
+  for (const token of wanted) {
+    rest = matchField(rest, token);
+    if (rest === undefined) return undefined;
+  }
+  // The password ends at the first unescaped ':'; a backslash escapes the next character.
+  let password = "";
+  for (let i = 0; i < rest.length && rest[i] !== ":"; i++) {
+    if (rest[i] === "\\" && i + 1 < rest.length) i++;
+    password += rest[i];
+  }
+  return password;
+}
+
+/**
+ * libpq's `pwdfMatchesString`: `*` alone matches anything; otherwise the
+ * field, with backslash escapes, must equal `token`. Returns what follows
+ * the field's ':', or undefined when it does not match.
+ */
+function matchField(text: string, token: string): string | undefined {
+  if (text.startsWith("*:")) return text.slice(2);
+  let i = 0;
+  let t = 0;
+  while (i < text.length) {
+    let escaped = false;
+    if (text[i] === "\\") {
+      i++;
+      escaped = true;
+    }
+    if (i >= text.length) return undefined;
+    if (text[i] === ":" && t === token.length && !escaped) return text.slice(i + 1);
+    if (t === token.length || text[i] !== token[t]) return undefined;
+    i++;
+    t++;
   }
   return undefined;
 }

@@ -1,18 +1,23 @@
 /**
  * TLS the libpq way: the options the `ssl*` keywords ask for (root
- * certificate, client certificate, revocation list, SNI, protocol versions),
- * read from their files before any connection, and the handshake itself
- * (an SSLRequest, or direct TLS).
+ * certificate, revocation lists, client certificate and key, SNI, protocol
+ * versions), read from their files before any connection as libpq's
+ * `initialize_SSL()` reads them, and the handshake itself (an SSLRequest, or
+ * direct TLS with ALPN).
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import type { Buffer } from "node:buffer";
+import { createPrivateKey } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { isIP, type Socket } from "node:net";
+import { join } from "node:path";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { errorMessage } from "../errors.ts";
-import { type Conninfo, type Endpoint, refuse, shown, type SslMode, sslMode } from "./conninfo.ts";
+import { RUNTIME, TLS_CHECKS_REVOCATION } from "../runtime.ts";
+import { type Conninfo, type Endpoint, refuse, type SslMode, sslMode } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
-import { homeFile, present } from "./files.ts";
+import { homeFile, look, present, readFor } from "./files.ts";
 
 /** How TLS starts: libpq's SSLRequest, or a TLS handshake straight away (PostgreSQL 17). */
 export type Negotiation = "postgres" | "direct";
@@ -20,58 +25,180 @@ export type Negotiation = "postgres" | "direct";
 /** Node TLS options, and whether the server's name is checked (verify-full). */
 export type TlsOptions = ConnectionOptions & { verifyHost: boolean };
 
-/** Node TLS options for the keywords: CA, client certificate, CRL, SNI, versions. */
+/** The ALPN protocol PostgreSQL 17 servers speak on a direct TLS connection. */
+const ALPN_PROTOCOL = "postgresql";
+
+/**
+ * Node TLS options for the keywords.
+ *
+ * @example
+ * ```ts
+ * tlsOptions({ sslmode: "verify-full", sslrootcert: "/etc/ssl/db-ca.pem" }, process.env);
+ * ```
+ * @param conninfo The keywords.
+ * @param env Where `HOME` and OpenSSL's `SSL_CERT_FILE` / `SSL_CERT_DIR` come from.
+ */
 export function tlsOptions(conninfo: Conninfo, env: Env): TlsOptions {
   const mode = sslMode(conninfo);
-  const read = (keyword: string, file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      refuse(
-        `cannot read ${keyword} file ${shown(file)}: ${errorMessage(error).replace(/^.*?: /, "")}`,
-      );
-    }
-  };
   const options: TlsOptions = {
     verifyHost: mode === "verify-full",
     minVersion: (conninfo.ssl_min_protocol_version ?? "TLSv1.2") as ConnectionOptions["minVersion"],
     maxVersion: conninfo.ssl_max_protocol_version as ConnectionOptions["maxVersion"],
   };
   if (mode === "disable") return options;
-  const rootcert = conninfo.sslrootcert ?? homeFile(env, ".postgresql", "root.crt");
-  if (conninfo.sslrootcert === "system") {
-    options.rejectUnauthorized = true; // Node's bundled roots
-  } else if (conninfo.sslrootcert !== undefined || present(rootcert)) {
-    // As libpq: a root certificate, once there, is checked in every mode.
-    options.ca = read("sslrootcert", rootcert);
+  const rootcert = conninfo.sslrootcert || homeFile(env, ".postgresql", "root.crt");
+  if (rootcert === "system") {
+    options.ca = systemRoots(env);
     options.rejectUnauthorized = true;
+  } else if (present("sslrootcert", rootcert)) {
+    // As libpq: a root certificate, once there, is checked in every mode.
+    options.ca = readFor("sslrootcert", rootcert);
+    options.rejectUnauthorized = true;
+    const crl = revocationLists(conninfo, env);
+    if (crl.length > 0) {
+      if (!TLS_CHECKS_REVOCATION) {
+        refuse(
+          `${conninfo.sslcrldir ? "sslcrldir" : "sslcrl"}: ${RUNTIME}'s TLS cannot check ` +
+            `certificate revocation lists, and libpq would: set INVITE_CODE_RUNTIME=node`,
+        );
+      }
+      options.crl = crl;
+    }
   } else if (mode === "verify-ca" || mode === "verify-full") {
     refuse(
-      `root certificate file "${rootcert}" does not exist: give sslrootcert, use ` +
-        `sslrootcert=system for the system's trusted roots, or use sslmode=require`,
+      `root certificate file "${rootcert}" does not exist: provide the file, use the system's ` +
+        `trusted roots with sslrootcert=system, or change sslmode to disable server ` +
+        `certificate verification`,
     );
   } else {
     options.rejectUnauthorized = false;
   }
   if (conninfo.sslcertmode !== "disable") {
-    const cert = conninfo.sslcert ?? homeFile(env, ".postgresql", "postgresql.crt");
-    if (conninfo.sslcert !== undefined || present(cert)) {
-      options.cert = read("sslcert", cert);
-      options.key = read(
-        "sslkey",
-        conninfo.sslkey ?? homeFile(env, ".postgresql", "postgresql.key"),
-      );
-      if (conninfo.sslpassword !== undefined) options.passphrase = conninfo.sslpassword;
+    const cert = conninfo.sslcert || homeFile(env, ".postgresql", "postgresql.crt");
+    const looked = look("sslcert", cert);
+    if (looked.stats) {
+      options.cert = readFor("sslcert", cert);
+      options.key = clientKey(conninfo, env);
+    } else if (looked.code !== "ENOENT" && looked.code !== "ENOTDIR") {
+      // Only a file that is not there lets libpq go on without a certificate.
+      refuse(`could not open certificate file "${cert}": ${looked.code}`);
     }
   }
-  if (conninfo.sslcrl !== undefined) options.crl = read("sslcrl", conninfo.sslcrl);
   if (conninfo.sslsni === "0") options.servername = "";
   return options;
 }
 
+/**
+ * The client's private key, decrypted here so that a wrong or missing
+ * `sslpassword` is an error on every runtime (Deno's TLS silently sends no
+ * certificate instead), after libpq's checks of the file.
+ */
+function clientKey(conninfo: Conninfo, env: Env): string {
+  const path = conninfo.sslkey || homeFile(env, ".postgresql", "postgresql.key");
+  const { stats, code } = look("sslkey", path);
+  if (!stats) {
+    refuse(
+      code === "ENOENT"
+        ? `certificate present, but not private key file "${path}"`
+        : `could not stat private key file "${path}": ${code}`,
+    );
+  }
+  if (!stats.isFile()) refuse(`private key file "${path}" is not a regular file`);
+  // libpq: 0600 or less, or 0640 or less when root owns the file.
+  if ((stats.uid === 0 ? stats.mode & 0o037 : stats.mode & 0o077) !== 0) {
+    refuse(
+      `private key file "${path}" has group or world access; file must have permissions ` +
+        `u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or ` +
+        `less if owned by root`,
+    );
+  }
+  try {
+    return createPrivateKey({
+      key: readFor("sslkey", path),
+      format: "pem",
+      passphrase: conninfo.sslpassword ?? "",
+    }).export({ format: "pem", type: "pkcs8" }) as string;
+  } catch (error) {
+    const why = /bad decrypt|interrupted or cancelled|bad password/i.test(errorMessage(error))
+      ? conninfo.sslpassword
+        ? "bad decrypt (wrong sslpassword)"
+        : "it is encrypted: give sslpassword"
+      : errorMessage(error);
+    refuse(`could not load private key file "${path}": ${why}`);
+  }
+}
+
+/**
+ * The revocation lists libpq would load with the root certificate: `sslcrl`
+ * and the files of `sslcrldir`, else `~/.postgresql/root.crl`. A list that is
+ * not there is no list, as for libpq.
+ */
+function revocationLists(conninfo: Conninfo, env: Env): Buffer[] {
+  const file = conninfo.sslcrl ||
+    (conninfo.sslcrldir ? undefined : homeFile(env, ".postgresql", "root.crl"));
+  const lists: Buffer[] = [];
+  if (file && present("sslcrl", file)) lists.push(readFor("sslcrl", file));
+  const dir = conninfo.sslcrldir;
+  if (dir && present("sslcrldir", dir)) {
+    // OpenSSL looks lists up in a hashed folder by their issuer's hash: <hash>.r<n>.
+    for (const name of readdirSync(dir).sort()) {
+      if (/^[0-9a-f]{8}\.r\d+$/.test(name)) lists.push(readFor("sslcrldir", join(dir, name)));
+    }
+  }
+  return lists;
+}
+
+/**
+ * `sslrootcert=system`: the roots OpenSSL would load, the way libpq asks for
+ * them (`SSL_CTX_set_default_verify_paths`): `SSL_CERT_FILE` and the hashed
+ * folders of `SSL_CERT_DIR`, else the system's bundle and folder. Never the
+ * roots a runtime bundles.
+ */
+function systemRoots(env: Env): Buffer[] {
+  const roots: Buffer[] = [];
+  const file = env.SSL_CERT_FILE ?? SYSTEM_BUNDLES.find((path) => present("sslrootcert", path));
+  if (file && present("sslrootcert", file)) roots.push(readFor("sslrootcert", file));
+  for (const dir of (env.SSL_CERT_DIR ?? SYSTEM_CERT_DIR).split(":")) {
+    if (!dir || !present("sslrootcert", dir)) continue;
+    for (const name of readdirSync(dir).sort()) {
+      if (/^[0-9a-f]{8}\.\d+$/.test(name)) roots.push(readFor("sslrootcert", join(dir, name)));
+    }
+  }
+  if (roots.length === 0) {
+    refuse("sslrootcert=system: no system root certificates found (SSL_CERT_FILE, SSL_CERT_DIR)");
+  }
+  return roots;
+}
+
+/** OpenSSL's default bundle, as Debian (OPENSSLDIR /usr/lib/ssl) and others place it. */
+const SYSTEM_BUNDLES = [
+  "/usr/lib/ssl/cert.pem",
+  "/etc/ssl/certs/ca-certificates.crt",
+  "/etc/pki/tls/certs/ca-bundle.crt",
+  "/etc/ssl/cert.pem",
+];
+const SYSTEM_CERT_DIR = "/usr/lib/ssl/certs";
+
+/** The server answered an SSLRequest with "N" where TLS was required: libpq gives up. */
+export class NoTlsError extends Error {
+  constructor() {
+    super("server does not support SSL, but SSL was required");
+    this.name = "NoTlsError";
+  }
+}
+
 const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
-/** The libpq TLS handshake: SSLRequest, then TLS when the server says "S". */
+/**
+ * The libpq TLS handshake: an SSLRequest, then TLS when the server says "S";
+ * or, with `direct`, TLS straight away, which must agree on ALPN.
+ *
+ * @param socket A connected TCP socket.
+ * @param endpoint Where it is connected (the name to verify and send as SNI).
+ * @param mode The sslmode in force.
+ * @param tls The options from `tlsOptions`.
+ * @param negotiation How TLS starts.
+ */
 export async function secure(
   socket: Socket,
   endpoint: Extract<Endpoint, { kind: "tcp" }>,
@@ -89,18 +216,18 @@ export async function secure(
     socket.removeAllListeners();
     if (answer !== 0x53 /* S */) {
       if (mode === "prefer") return socket;
-      throw new Error("server does not support SSL, but SSL was required");
+      throw new NoTlsError();
     }
   }
   const { verifyHost, ...options } = tls;
   const name = endpoint.tlsName;
   const servername = options.servername === "" || isIP(name) ? undefined : name;
-  return await new Promise<TLSSocket>((resolve, reject) => {
+  const secured = await new Promise<TLSSocket>((resolve, reject) => {
     const secured = tlsConnect({
       ...options,
       socket,
       servername,
-      ...(negotiation === "direct" ? { ALPNProtocols: ["postgresql"] } : {}),
+      ...(negotiation === "direct" ? { ALPNProtocols: [ALPN_PROTOCOL] } : {}),
       // Omitted, Node's own hostname check runs; verify-ca and weaker skip it.
       ...(verifyHost ? {} : { checkServerIdentity: () => undefined }),
       host: name,
@@ -111,4 +238,15 @@ export async function secure(
     });
     secured.once("error", reject);
   });
+  // The ALPACA defence (libpq 17): a direct peer that does not speak
+  // PostgreSQL's ALPN may be another TLS service; it gets no startup packet.
+  if (negotiation === "direct" && secured.alpnProtocol !== ALPN_PROTOCOL) {
+    secured.destroy();
+    throw new Error(
+      secured.alpnProtocol
+        ? "SSL connection was established with unexpected ALPN protocol"
+        : "direct SSL connection was established without ALPN protocol negotiation extension",
+    );
+  }
+  return secured;
 }

@@ -41,9 +41,9 @@ type Sql = postgres.Sql<Record<string, never>>;
 interface DriverSettings {
   host: string[];
   port: number[];
-  socket: (options: { host: string[] }) => Promise<unknown>;
+  socket: () => Promise<unknown>;
   username: string;
-  password: string;
+  password: () => string;
   database: string;
   ssl: false;
   max: number;
@@ -51,7 +51,6 @@ interface DriverSettings {
   fetch_types: false;
   connect_timeout: number;
   keep_alive: number | null;
-  target_session_attrs: string | null;
   idle_timeout: number;
   onnotice: () => void;
   connection: Record<string, string>;
@@ -144,9 +143,12 @@ function transactionSettingsSql(): string {
     `set_config('${name}', least($1::bigint, coalesce(nullif(
      (extract(epoch FROM current_setting('${name}')::interval) * 1000)::bigint, 0), $1::bigint))::text, true)`
   );
+  // What the server says of itself rides along, for target_session_attrs.
   return `SELECT ${timeouts.join(",\n  ")},
   CASE WHEN current_setting('client_connection_check_interval', true) = '0'
-    THEN set_config('client_connection_check_interval', '1000', true) END`;
+    THEN set_config('client_connection_check_interval', '1000', true) END,
+  pg_is_in_recovery() AS in_recovery,
+  current_setting('default_transaction_read_only') = 'on' AS default_read_only`;
 }
 
 const BOUND_TIMEOUTS_SQL = transactionSettingsSql();
@@ -157,6 +159,15 @@ const BOUND_TIMEOUTS_SQL = transactionSettingsSql();
  * otherwise the planner chooses, parallel workers included (bench/README.md).
  */
 const INDEX_ONLY_SQL = "SELECT set_config('enable_seqscan', 'off', true)";
+
+/** What the first statement of every transaction reads of the server. */
+interface SessionRow {
+  in_recovery: boolean;
+  default_read_only: boolean;
+}
+
+/** Thrown inside a transaction whose server target_session_attrs rejects. */
+const SESSION_REJECTED = new Error("target_session_attrs rejected this server");
 
 interface FactsRow {
   schema: string | null;
@@ -195,34 +206,36 @@ export function openPostgres(
 ): Database {
   const driver = driverOptions(target, options.deadline, env);
   if (target.ignored.length > 0) options.log?.(LOG.ignoredKeywords(target.ignored.join(", ")));
-  const sql = postgres(
-    {
-      // Never a URL or host string: see connect/connector.ts. The one host entry only
-      // keeps postgres.js from trying hosts itself; the socket function does.
-      host: ["postgres"],
-      port: [5432],
-      socket: driver.connector.socket,
-      username: driver.username,
-      password: driver.password,
-      database: driver.database,
-      ssl: false,
-      max: options.maxConnections ?? 1,
-      prepare: false,
-      // Array types are never sent (codes travel as one comma-joined string), and
-      // the query that fetches them at connect rejects unhandled when it fails
-      // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
-      fetch_types: false,
-      connect_timeout: Math.max(
-        1,
-        Math.min(driver.connectTimeoutSeconds, Math.ceil(remainingMs(options.deadline) / 1000)),
-      ),
-      keep_alive: driver.keepAlive,
-      target_session_attrs: driver.targetSessionAttrs,
-      idle_timeout: 30,
-      onnotice: () => {},
-      connection: driver.connection,
-    } satisfies DriverSettings as unknown as postgres.Options<Record<string, never>>,
-  ) as unknown as Sql;
+  const connect = () =>
+    postgres(
+      {
+        // Never a URL or host string: see connect/connector.ts. The one host
+        // entry only keeps postgres.js from trying hosts itself; the socket
+        // function does, and target_session_attrs is the connector's too.
+        host: ["postgres"],
+        port: [5432],
+        socket: driver.connector.socket,
+        username: driver.username,
+        password: driver.password,
+        database: driver.database,
+        ssl: false,
+        max: options.maxConnections ?? 1,
+        prepare: false,
+        // Array types are never sent (codes travel as one comma-joined string), and
+        // the query that fetches them at connect rejects unhandled when it fails
+        // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
+        fetch_types: false,
+        connect_timeout: Math.max(
+          1,
+          Math.min(driver.connectTimeoutSeconds, Math.ceil(remainingMs(options.deadline) / 1000)),
+        ),
+        keep_alive: driver.keepAlive,
+        idle_timeout: 30,
+        onnotice: () => {},
+        connection: driver.connection,
+      } satisfies DriverSettings as unknown as postgres.Options<Record<string, never>>,
+    ) as unknown as Sql;
+  let sql = connect();
   const readMode = options.readOnly ? "read only" : "default";
 
   /** One short transaction with its timeouts bounded by the deadline. */
@@ -240,14 +253,27 @@ export function openPostgres(
         const access = mode === "default" ? "" : ` ${mode}`;
         const result = await sql.begin(`isolation level read committed${access}`, async (tx) => {
           const ms = String(remainingMs(options.deadline));
-          await tx.unsafe(BOUND_TIMEOUTS_SQL, [ms]);
+          const [session] = await tx.unsafe<SessionRow[]>(BOUND_TIMEOUTS_SQL, [ms]);
+          const state = {
+            inRecovery: session.in_recovery,
+            defaultReadOnly: session.default_read_only,
+          };
+          if (!driver.connector.admit(state)) throw SESSION_REJECTED;
           return await work(tx);
         });
         driver.connector.settled();
         return result as T;
       } catch (error) {
+        if (error === SESSION_REJECTED) {
+          // target_session_attrs: this server will not do; the next host gets a new session.
+          const rejected = sql;
+          sql = connect();
+          await rejected.end({ timeout: 0 });
+          continue;
+        }
         // sslmode allow or prefer: libpq tries once more the other way.
         if (driver.connector.retryOtherWay(error)) continue;
+        driver.connector.settled();
         throw translateError(error);
       }
     }
