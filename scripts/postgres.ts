@@ -35,6 +35,8 @@ export interface TestServer {
   password: string;
   /** The Unix socket directory, when asked for. */
   socketDir?: string;
+  /** The data folder, where `files` were copied. */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -46,8 +48,14 @@ export interface ServerOptions {
   listen?: string[];
   /** Also listen on a Unix socket in a folder of its own. */
   socket?: boolean;
-  /** TLS: the server's certificate and key, and the CA that signs clients. */
-  tls?: { cert: string; key: string; ca?: string };
+  /**
+   * TLS: the server's certificate and key, and the CA that signs clients.
+   * `reloadable` puts the settings in postgresql.conf rather than on the
+   * command line, so that ALTER SYSTEM and a reload can change them.
+   */
+  tls?: { cert: string; key: string; ca?: string; reloadable?: boolean };
+  /** More files (certificates, keys) copied into the data folder under these names, server-owned. */
+  files?: Record<string, string>;
   /** pg_hba.conf lines; default: password auth for everyone over TCP and sockets. */
   hba?: string[];
   /** A PostgreSQL bin folder to use instead of the embedded binaries. */
@@ -125,17 +133,27 @@ async function startCluster(
     "-c",
     `unix_socket_directories=${socketDir ?? ""}`,
   ];
+  const copy = (file: string, name: string) => {
+    const target = join(data, name);
+    writeFileSync(target, readFileSync(file), { mode: 0o600 });
+    if (owner) chownSync(target, owner.uid, owner.gid);
+    return target;
+  };
+  for (const [name, file] of Object.entries(opts.files ?? {})) copy(file, name);
   if (opts.tls) {
-    const copy = (file: string, name: string) => {
-      const target = join(data, name);
-      writeFileSync(target, readFileSync(file), { mode: 0o600 });
-      if (owner) chownSync(target, owner.uid, owner.gid);
-      return target;
-    };
-    flags.push("-c", "ssl=on");
-    flags.push("-c", `ssl_cert_file=${copy(opts.tls.cert, "server.crt")}`);
-    flags.push("-c", `ssl_key_file=${copy(opts.tls.key, "server.key")}`);
-    if (opts.tls.ca) flags.push("-c", `ssl_ca_file=${copy(opts.tls.ca, "ca.crt")}`);
+    const tls = [
+      "ssl=on",
+      `ssl_cert_file=${copy(opts.tls.cert, "server.crt")}`,
+      `ssl_key_file=${copy(opts.tls.key, "server.key")}`,
+      ...(opts.tls.ca ? [`ssl_ca_file=${copy(opts.tls.ca, "ca.crt")}`] : []),
+    ];
+    if (opts.tls.reloadable) {
+      const conf = join(data, "postgresql.conf");
+      const lines = tls.map((line) => line.replace(/=(.*)$/, " = '$1'"));
+      writeFileSync(conf, `${readFileSync(conf, "utf8")}\n${lines.join("\n")}\n`);
+    } else {
+      for (const line of tls) flags.push("-c", line);
+    }
   }
   for (const setting of opts.settings ?? []) {
     if (setting !== "-c") flags.push("-c", setting.replace(/^-c\s*/, ""));
@@ -165,6 +183,7 @@ async function startCluster(
     port,
     password: PASSWORD,
     socketDir,
+    dataDir: data,
     async stop() {
       server.kill("SIGINT"); // fast shutdown
       const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);

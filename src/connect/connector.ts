@@ -93,7 +93,7 @@ export function sessionMismatch(
 export interface DriverOptions {
   username: string;
   /** The password for the host of the latest socket (each host has its own from ~/.pgpass). */
-  password: () => string;
+  password: () => string | Promise<string>;
   database: string;
   /** Seconds; postgres.js's own bound on the startup exchange. */
   connectTimeoutSeconds: number;
@@ -182,8 +182,12 @@ function shuffle<T>(list: T[]): void {
 export interface Connector {
   /** postgres.js's `socket` option: a connected (and, where due, encrypted) socket. */
   socket(): Promise<Socket | TLSSocket>;
-  /** postgres.js's `password` option: the password for the host of the latest socket. */
-  password(): string;
+  /**
+   * postgres.js's `password` option: the password for the host of the latest
+   * socket. With none, that socket is closed with libpq's "no password
+   * supplied" and nothing is sent.
+   */
+  password(): string | Promise<string>;
   /** The host the latest socket reached, as messages name it. */
   host(): string | undefined;
   /**
@@ -234,6 +238,7 @@ function connector(
   let pass: 1 | 2 = 1;
   let failures: string[] = [];
   let current: number | undefined;
+  let latest: Socket | TLSSocket | undefined;
   const open = new Set<Socket | TLSSocket>();
 
   function restart(): void {
@@ -277,6 +282,7 @@ function connector(
         try {
           const socket = await attempt(endpoint);
           current = index;
+          latest = socket;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
           return socket;
@@ -297,7 +303,11 @@ function connector(
       }
     },
     password() {
-      return (current === undefined ? undefined : passwords[current]) ?? "";
+      const password = current === undefined ? undefined : passwords[current];
+      if (password) return password;
+      // As libpq: no password (or an empty one) is never sent; the attempt ends here.
+      latest?.destroy(new InviteCodeError("connect", "fe_sendauth: no password supplied"));
+      return new Promise<string>(() => {});
     },
     host() {
       return current === undefined ? undefined : list[current].label;

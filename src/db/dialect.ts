@@ -29,6 +29,8 @@ export interface SchemaFacts {
   unique: boolean;
   /** Some index leads with the column (lookups need no table scan). */
   indexed: boolean;
+  /** PostgreSQL: the server that answered, and whether it is a hot standby (read-only). */
+  server?: { port: number; standby: boolean };
 }
 
 /**

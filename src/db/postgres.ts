@@ -43,7 +43,7 @@ interface DriverSettings {
   port: number[];
   socket: () => Promise<unknown>;
   username: string;
-  password: () => string;
+  password: () => string | Promise<string>;
   database: string;
   ssl: false;
   max: number;
@@ -123,7 +123,9 @@ SELECT (SELECT name FROM s) AS schema,
   (SELECT c.relallvisible >= 0.9 * c.relpages AND c.relpages > 0
    FROM pg_class c JOIN t ON c.oid = t.oid) AS mostly_visible,
   current_setting('server_version_num')::int AS server_version,
-  current_setting('server_encoding') AS server_encoding`;
+  current_setting('server_encoding') AS server_encoding,
+  coalesce(inet_server_port(), current_setting('port')::int) AS server_port,
+  pg_is_in_recovery() AS standby`;
 
 /** The backfill walks the table with TID range scans, new in PostgreSQL 14. */
 const MIN_SERVER_VERSION = 140000;
@@ -185,6 +187,8 @@ interface FactsRow {
   server_encoding: string;
   /** Partitioned, or a parent by inheritance: its rows live in several tables. */
   spans_tables: boolean;
+  server_port: number;
+  standby: boolean;
 }
 
 /**
@@ -372,6 +376,7 @@ export function openPostgres(
           maxLength: row.max_length,
           unique: row.is_unique,
           indexed: row.indexed,
+          server: { port: row.server_port, standby: row.standby },
         };
         const reason = absence(facts, target.display);
         if (reason !== null) return { facts, absence: reason };

