@@ -14,7 +14,6 @@
  * @module
  */
 import { connect as tcpConnect, type Socket } from "node:net";
-import { userInfo } from "node:os";
 import type { TLSSocket } from "node:tls";
 import { errorMessage, InviteCodeError } from "../errors.ts";
 import {
@@ -22,12 +21,12 @@ import {
   endpoints,
   type PostgresTarget,
   refuse,
+  sessionUser,
   shown,
   type SslMode,
   sslMode,
 } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
-import { passwordsFromFile } from "./passfile.ts";
 import { type Negotiation, NoTlsError, secure, type TlsOptions, tlsOptions } from "./tls.ts";
 
 const SQLSTATE_NO_HBA_ENTRY = /no pg_hba\.conf entry|SSL off|no encryption|SSL encryption/;
@@ -106,8 +105,7 @@ export interface DriverOptions {
 
 /**
  * Everything postgres.js needs to reach the target, read now (certificate
- * files, the password file) so that a missing file is one clear line.
- * Passwords found in the password file join `target.secrets`.
+ * files) so that a missing file is one clear line.
  *
  * @example
  * ```ts
@@ -124,17 +122,15 @@ export function driverOptions(
   env: Env,
 ): DriverOptions {
   const conninfo = target.conninfo;
-  const username = conninfo.user ?? osUser();
-  const database = conninfo.dbname ?? username;
-  const list = endpoints(conninfo);
-  if (conninfo.load_balance_hosts === "random") shuffle(list);
-  // As libpq: the password keyword serves every host; else each host's own line.
-  const passwords = conninfo.password
-    ? list.map(() => conninfo.password)
-    : passwordsFromFile(conninfo, env, list, database, username);
-  for (const password of passwords) {
-    if (password && !target.secrets.includes(password)) target.secrets.push(password);
-  }
+  const { username, database } = sessionUser(conninfo);
+  // Each endpoint keeps its own password when load_balance_hosts shuffles them.
+  const pairs = endpoints(conninfo).map((endpoint, i) => ({
+    endpoint,
+    password: target.passwords[i],
+  }));
+  if (conninfo.load_balance_hosts === "random") shuffle(pairs);
+  const list = pairs.map((pair) => pair.endpoint);
+  const passwords = pairs.map((pair) => pair.password);
   const timeout = Number(conninfo.connect_timeout ?? 0);
   if (!Number.isFinite(timeout)) {
     refuse(`invalid connect_timeout value ${shown(conninfo.connect_timeout ?? "")}`);
@@ -161,14 +157,6 @@ export function driverOptions(
     },
     connector: connect,
   };
-}
-
-function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    refuse("no database user: name one in the URL, or set PGUSER");
-  }
 }
 
 function shuffle<T>(list: T[]): void {

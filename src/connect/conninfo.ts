@@ -12,6 +12,7 @@
  * @module
  */
 import { isIP } from "node:net";
+import { userInfo } from "node:os";
 import { InviteCodeError, redact } from "../errors.ts";
 import type { Env } from "./environment.ts";
 import type { SqlalchemyUrl } from "./sqlalchemy.ts";
@@ -32,6 +33,12 @@ export interface PostgresTarget {
   secrets: string[];
   /** Keywords given that change nothing here, named once in a log line. */
   ignored: string[];
+  /**
+   * The password for each endpoint, in `endpoints(conninfo)` order: the
+   * `password` keyword for all, else each host's own from the password file
+   * (filled in by `passfile.ts`; empty until then).
+   */
+  passwords: (string | undefined)[];
 }
 
 type Handling =
@@ -206,7 +213,26 @@ export function postgresTarget(
     display: redact(displayOf(url, conninfo), secrets),
     secrets,
     ignored,
+    passwords: [],
   };
+}
+
+/**
+ * The user and database libpq would send: as given, else the OS user, and a
+ * database named after the user.
+ *
+ * @param conninfo The keywords.
+ */
+export function sessionUser(conninfo: Conninfo): { username: string; database: string } {
+  let username = conninfo.user;
+  if (!username) {
+    try {
+      username = userInfo().username;
+    } catch {
+      refuse("no database user: name one in the URL, or set PGUSER");
+    }
+  }
+  return { username, database: conninfo.dbname || username };
 }
 
 /** SQLAlchemy's psycopg2 `create_connect_args`: URL parts, then the query, hosts merged. */

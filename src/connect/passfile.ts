@@ -8,9 +8,46 @@
  */
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
-import { type Conninfo, DEFAULT_SOCKET_DIR, type Endpoint } from "./conninfo.ts";
+import { redact } from "../errors.ts";
+import {
+  type Conninfo,
+  DEFAULT_SOCKET_DIR,
+  type Endpoint,
+  endpoints,
+  type PostgresTarget,
+  sessionUser,
+} from "./conninfo.ts";
 import type { Env } from "./environment.ts";
 import { homeFile, look } from "./files.ts";
+
+/**
+ * The target with the password libpq would send to each of its hosts: the
+ * `password` keyword for all, else each host's line in the password file.
+ * Every password found joins the secrets, and the display is masked again.
+ *
+ * @example
+ * ```ts
+ * withPasswords(postgresTarget(url, env, []), env).passwords; // ["pw-for-a", undefined]
+ * ```
+ * @param target The target as the keywords make it.
+ * @param env Where `HOME` comes from.
+ */
+export function withPasswords(target: PostgresTarget, env: Env): PostgresTarget {
+  const list = endpoints(target.conninfo);
+  const given = target.conninfo.password;
+  let passwords: (string | undefined)[];
+  if (given) {
+    passwords = list.map(() => given);
+  } else {
+    const { username, database } = sessionUser(target.conninfo);
+    passwords = passwordsFromFile(target.conninfo, env, list, database, username);
+  }
+  const secrets = [...target.secrets];
+  for (const password of passwords) {
+    if (password && !secrets.includes(password)) secrets.push(password);
+  }
+  return { ...target, passwords, secrets, display: redact(target.display, secrets) };
+}
 
 /**
  * The password the file holds for each endpoint (undefined where none), in

@@ -2,9 +2,9 @@
  * Which database: the connection path from start to finish, in one place.
  * Open WebUI's environment gives a URL (`environment.ts`), read as SQLAlchemy
  * reads it (`sqlalchemy.ts`); a SQLite URL becomes a file path here, a
- * PostgreSQL one libpq's keywords (`conninfo.ts`), which the connector
- * (`connector.ts`) later turns into a socket for the driver. Each step only
- * reads what the steps before it made.
+ * PostgreSQL one libpq's keywords (`conninfo.ts`) and each host's password
+ * (`passfile.ts`), which the connector (`connector.ts`) later turns into a
+ * socket for the driver. Each step only reads what the steps before it made.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import process from "node:process";
 import { InviteCodeError } from "../errors.ts";
 import { type PostgresTarget, postgresTarget } from "./conninfo.ts";
 import { type Env, envSecrets, resolveDatabaseUrl } from "./environment.ts";
+import { withPasswords } from "./passfile.ts";
 import { parseSqlalchemyUrl, SUPPORTED } from "./sqlalchemy.ts";
 
 /** A SQLite file, as resolved from the environment. */
@@ -46,7 +47,7 @@ export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseT
   if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
   if (scheme === "sqlite") return sqliteTarget(url);
   if (scheme === "postgres" || scheme === "postgresql" || /^postgresql\+\w+$/.test(scheme)) {
-    return postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env));
+    return withPasswords(postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env)), env);
   }
   throw new InviteCodeError(
     "config",
