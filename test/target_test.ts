@@ -3,13 +3,15 @@
  * make_url reads it, handed to libpq as psycopg2 hands it.
  */
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { endpoints, postgresTarget } from "../src/connect/conninfo.ts";
+import { endpoints, KEYWORD_NAMES, postgresTarget } from "../src/connect/conninfo.ts";
 import { resolveDatabaseUrl } from "../src/connect/environment.ts";
 import { parseSqlalchemyUrl } from "../src/connect/sqlalchemy.ts";
 import { parseDatabaseUrl } from "../src/connect/target.ts";
 import { InviteCodeError } from "../src/errors.ts";
+import { ROOT } from "./helpers.ts";
 
 const pg = (url: string, env: Record<string, string> = {}) => {
   const target = parseDatabaseUrl(url, env);
@@ -437,4 +439,14 @@ test("anything else gets one clear error naming what is supported", () => {
     () => parseDatabaseUrl("mysql://u:p@h/db", {}),
     /unsupported database URL scheme "mysql:\/\/" \(supported: postgres:\/\//,
   );
+});
+
+test("the README's Connecting table names every libpq keyword", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const table = readme.slice(
+    readme.indexOf("### Connecting"),
+    readme.indexOf("**Runtime differences.**"),
+  );
+  const missing = KEYWORD_NAMES.filter((name) => !table.includes(`\`${name}\``));
+  assert.deepEqual(missing, []);
 });

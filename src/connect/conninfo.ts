@@ -162,6 +162,9 @@ const KEYWORDS: Record<string, Keyword> = {
   replication: { handling: "refuse", why: "the repair needs an ordinary connection" },
 };
 
+/** Every keyword libpq 17 knows; each has its line in the README's "Connecting" table. */
+export const KEYWORD_NAMES: readonly string[] = Object.keys(KEYWORDS);
+
 /**
  * The libpq keywords psycopg2 would receive for this URL, completed from the
  * `PG*` environment, as a target; a keyword libpq would refuse, or one this
