@@ -146,13 +146,13 @@ const CASES: Case[] = [
     keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.ca }),
   })),
   {
-    name: "sslmode=require against TLS off: libpq does not try the next host",
-    server: "off",
+    name: "sslmode=require, the first host without TLS: libpq does not try the next",
     keywords: (w) =>
       base(w, {
-        host: "localhost,localhost",
-        port: `${w.pg},${w.peer.port}`,
+        host: "127.0.0.1,localhost",
+        port: `${w.peer.port},${w.pg}`,
         sslmode: "require",
+        sslrootcert: w.certs.ca,
       }),
   },
   // Verification failures.
@@ -299,6 +299,16 @@ const CASES: Case[] = [
           : { sslpassword: right ? w.certs.passphrase : "not-the-passphrase" }),
       }),
   })),
+  {
+    name: "client certificate, encrypted key, wrong sslpassword, for a password role",
+    keywords: (w) =>
+      base(w, {
+        sslmode: "require",
+        sslcert: w.certs.clientCert,
+        sslkey: w.certs.clientKeyEncrypted,
+        sslpassword: "not-the-passphrase",
+      }),
+  },
   {
     name: "client certificate: sslcert naming no file goes on without one (cert rule refuses)",
     keywords: (w) =>
