@@ -142,6 +142,7 @@ export function createProbe(
   });
   const stats: ProbeStats = {
     inspections: 0,
+    failedInspections: 0,
     dialect: target instanceof Error ? "none" : target.dialect,
     rssBytes: 0,
     repairs: 0,
@@ -205,6 +206,7 @@ export function createProbe(
     getOnly(async (c) => {
       const { result } = await inspector.latest();
       stats.inspections = inspector.inspections;
+      stats.failedInspections = inspector.failures;
       stats.rssBytes = process.memoryUsage().rss;
       return c.text(prometheusBody(result, stats), 200, {
         "Content-Type": "text/plain; version=0.0.4; charset=utf-8",

@@ -16,6 +16,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -37,7 +38,14 @@ export interface TestServer {
   socketDir?: string;
   /** The data folder, where `files` were copied. */
   dataDir: string;
-  stop(): Promise<void>;
+  /**
+   * A hot standby of this server, streaming from it through a replication
+   * slot, made from a base backup taken with pg_backup_start/stop (no
+   * pg_basebackup of the server's version needed), on a port of its own.
+   */
+  standby(): Promise<TestServer>;
+  /** Stop and delete; `immediate` is `pg_ctl stop -m immediate`: a crash, no checkpoint. */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
 }
 
 /** How the server listens and whom it lets in. */
@@ -126,7 +134,12 @@ async function startCluster(
     "host all all 127.0.0.1/32 scram-sha-256",
     "host all all ::1/128 scram-sha-256",
   ];
-  writeFileSync(join(data, "pg_hba.conf"), hba.join("\n") + "\n");
+  // Streaming replication for standbys made with standby(); `all` never matches it.
+  const replication = [
+    "local replication postgres scram-sha-256",
+    "host replication postgres 127.0.0.1/32 scram-sha-256",
+  ];
+  writeFileSync(join(data, "pg_hba.conf"), [...hba, ...replication].join("\n") + "\n");
   const flags = [
     "-c",
     `listen_addresses=${(opts.listen ?? ["127.0.0.1"]).join(",")}`,
@@ -158,6 +171,25 @@ async function startCluster(
   for (const setting of opts.settings ?? []) {
     if (setting !== "-c") flags.push("-c", setting.replace(/^-c\s*/, ""));
   }
+  return await launch({ bin, data, flags, asOwner, dir, release, socketDir, owner });
+}
+
+interface Launch {
+  bin: string;
+  data: string;
+  /** `-c` flags, the socket directory's among them. */
+  flags: string[];
+  asOwner: { uid?: number; gid?: number; cwd: string };
+  /** The folder removed on stop. */
+  dir: string;
+  release: () => void;
+  socketDir?: string;
+  owner?: { uid: number; gid: number };
+}
+
+/** Start the server of an initialised data folder; resolves once it accepts connections. */
+async function launch(options: Launch): Promise<TestServer> {
+  const { bin, data, flags, asOwner, dir, release, socketDir, owner } = options;
   const port = await freePort();
   const server = spawn(join(bin, "postgres"), ["-D", data, "-p", String(port), ...flags], {
     ...asOwner,
@@ -169,7 +201,7 @@ async function startCluster(
   await new Promise<void>((resolve, reject) => {
     server.stderr!.on("data", (chunk: Uint8Array) => {
       if (log.length < 20_000) log += String(chunk);
-      if (log.includes("ready to accept connections")) resolve();
+      if (/ready to accept (read-only )?connections/.test(log)) resolve();
     });
     server.once(
       "exit",
@@ -178,21 +210,109 @@ async function startCluster(
   });
   server.removeAllListeners("exit");
   const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  let stopping: Promise<void> | undefined;
   return {
-    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url,
     port,
     password: PASSWORD,
     socketDir,
     dataDir: data,
-    async stop() {
-      server.kill("SIGINT"); // fast shutdown
-      const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-      release();
+    async standby() {
+      const standbyDir = mkdtempSync(join(tmpdir(), "invite-code-pg-standby-"));
+      chmodSync(standbyDir, 0o755);
+      try {
+        const standbyData = join(standbyDir, "data");
+        const standbySocket = socketDir ? join(standbyDir, "socket") : undefined;
+        if (standbySocket) {
+          mkdirSync(standbySocket, { mode: 0o755 });
+          if (owner) chownSync(standbySocket, owner.uid, owner.gid);
+        }
+        await baseBackup(url, data, standbyData, port, owner);
+        const standbyFlags = flags.map((flag) =>
+          flag.startsWith("unix_socket_directories=")
+            ? `unix_socket_directories=${standbySocket ?? ""}`
+            : flag
+        );
+        return await launch({
+          bin,
+          data: standbyData,
+          flags: standbyFlags,
+          asOwner: { ...asOwner, cwd: standbyDir },
+          dir: standbyDir,
+          release: () => {},
+          socketDir: standbySocket,
+          owner,
+        });
+      } catch (error) {
+        rmSync(standbyDir, { recursive: true, force: true });
+        throw error;
+      }
+    },
+    stop(mode = "fast") {
+      // Once: a second stop waits for the first, and releases nothing twice.
+      stopping ??= (async () => {
+        server.kill(mode === "immediate" ? "SIGQUIT" : "SIGINT");
+        const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+        rmSync(dir, { recursive: true, force: true });
+        release();
+      })();
+      return stopping;
     },
   };
+}
+
+/**
+ * Copy a running server's data folder as a base backup for a standby: a
+ * replication slot keeps the WAL, pg_backup_start/stop (PostgreSQL 15+)
+ * bracket the copy, and the standby streams from the slot.
+ */
+async function baseBackup(
+  url: string,
+  from: string,
+  to: string,
+  port: number,
+  owner?: { uid: number; gid: number },
+): Promise<void> {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const slot = `standby_${Math.random().toString(36).slice(2, 10)}`;
+    await sql.unsafe(`SELECT pg_create_physical_replication_slot('${slot}', true)`);
+    await sql.unsafe(`SELECT pg_backup_start('invite-code-standby', true)`);
+    const copied = spawnSync("cp", ["-a", from, to]);
+    if (copied.status !== 0) throw new Error(`cannot copy ${from}: ${String(copied.stderr)}`);
+    const [stopped] = await sql.unsafe<{ labelfile: string }[]>(
+      "SELECT labelfile FROM pg_backup_stop(true)",
+    );
+    for (const name of ["postmaster.pid", "postmaster.opts"]) {
+      rmSync(join(to, name), { force: true });
+    }
+    for (const folder of ["pg_wal", "pg_replslot"]) {
+      for (const entry of readdirSync(join(to, folder))) {
+        if (entry !== "archive_status") {
+          rmSync(join(to, folder, entry), { recursive: true, force: true });
+        }
+      }
+    }
+    const write = (name: string, text: string, mode = 0o600) => {
+      writeFileSync(join(to, name), text, { mode });
+      if (owner) chownSync(join(to, name), owner.uid, owner.gid);
+    };
+    write("backup_label", stopped.labelfile);
+    write("standby.signal", "");
+    const auto = join(to, "postgresql.auto.conf");
+    write(
+      "postgresql.auto.conf",
+      `${readFileSync(auto, "utf8")}\nprimary_conninfo = 'host=127.0.0.1 port=${port} ` +
+        `user=postgres password=${PASSWORD} application_name=standby'\n` +
+        `primary_slot_name = '${slot}'\nhot_standby = on\n`,
+    );
+  } finally {
+    await sql.end();
+  }
 }
 
 /** The `postgres` user the server runs as under root, created when missing. */

@@ -38,6 +38,11 @@ export const LOG = {
   checkError: (reason: string) => `ERROR: Could not check invite codes: ${reason}`,
   usage: (message: string) => `ERROR: ${message} (see --help)`,
   stray: (message: string) => `WARNING: ignored a stray database driver error: ${message}`,
+  /** The reason when the server that answered is a hot standby and users lack codes. */
+  standby: (missing: number) =>
+    `the server is a hot standby (read-only): ${missing} users lack invite codes, and only the ` +
+    `primary can give them: point DATABASE_URL at the primary, or list every host with ` +
+    `target_session_attrs=read-write`,
   /** The reason when Deno was started without --allow-env. */
   needsEnvPermission: (command: string) =>
     `Deno needs permission to read the environment: run ${command}`,

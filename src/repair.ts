@@ -189,6 +189,10 @@ async function repairOpen(
     report.duplicates = await table.duplicates();
     return;
   }
+  if (schema.facts.server?.standby) {
+    // A standby can tell what is missing; only the primary can write it.
+    throw new InviteCodeError("database", LOG.standby(before.missing));
+  }
 
   const backfill = new Backfill(table, {
     longest,

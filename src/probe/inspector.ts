@@ -33,6 +33,8 @@ export interface Inspector {
   refresh(): Promise<Observed>;
   /** Inspections run so far: what the database actually saw. */
   readonly inspections: number;
+  /** Inspections that could not read the table (no connection, a timeout, ...). */
+  readonly failures: number;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   let cached: Observed | undefined;
   let inFlight: Promise<Observed> | undefined;
   let inspections = 0;
+  let failures = 0;
 
   async function inspectNow(): Promise<Inspection> {
     inspections++;
@@ -92,6 +95,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   function refresh(): Promise<Observed> {
     inFlight ??= inspectNow()
       .then((result) => {
+        if (result.status === "error") failures++;
         cached = { result, at: Date.now() };
         options.onResult?.(result);
         return cached;
@@ -115,6 +119,9 @@ export function createInspector(options: InspectorOptions): Inspector {
     refresh,
     get inspections() {
       return inspections;
+    },
+    get failures() {
+      return failures;
     },
     async close() {
       await closeWithin(db);

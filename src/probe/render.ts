@@ -114,6 +114,16 @@ export function healthBody(result: Inspection, at: number, details: boolean): st
         "boolean",
         result.schema?.unique ? "pass" : "warn",
       ),
+      // A standby answers checks, but a repair needs the primary.
+      ...(result.schema?.server
+        ? {
+          "invite_codes:server": component(
+            result.schema.server.standby ? "standby" : "primary",
+            "role",
+            result.schema.server.standby ? "warn" : "pass",
+          ),
+        }
+        : {}),
     },
   });
 }
@@ -121,6 +131,8 @@ export function healthBody(result: Inspection, at: number, details: boolean): st
 /** Counters the probe keeps beside the latest inspection. */
 export interface ProbeStats {
   inspections: number;
+  /** Inspections that could not read the table. */
+  failedInspections: number;
   dialect: string;
   rssBytes: number;
   /** Self-healing repairs that gave codes, users fixed, and when the last one ran. */
@@ -167,6 +179,17 @@ export function prometheusBody(result: Inspection, stats: ProbeStats): string {
       "Checks run against the database.",
       stats.inspections,
       "counter",
+    ),
+    sample(
+      "invite_codes_check_failures_total",
+      "Checks that could not read the table (no connection, a timeout, ...).",
+      stats.failedInspections,
+      "counter",
+    ),
+    sample(
+      "invite_codes_server_standby",
+      "1 when the server that answered is a hot standby (read-only): repairs need the primary.",
+      result.schema?.server ? (result.schema.server.standby ? 1 : 0) : null,
     ),
     sample(
       "invite_codes_repairs_total",
