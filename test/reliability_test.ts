@@ -565,6 +565,15 @@ describe("outages and faults", () => {
     assert.equal(countMissing(await pg.rows()), 100_000);
   });
 
+  test("a role's statement_timeout of a minute is a minute, not 60 ms", async () => {
+    await pg.seed({ users: 100_000, missing: 100_000 });
+    const env = await role("SELECT, UPDATE", "statement_timeout = '1min'");
+    const result = await cli([], env);
+    assert.equal(result.code, 0);
+    assert.deepEqual(lines(result.stdout), [LOG.found(100_000), LOG.success(100_000)]);
+    assert.equal(countMissing(await pg.rows()), 0);
+  });
+
   test("the database goes away mid-repair: WARNING, nothing written", async () => {
     await pg.seed({ users: 150_000, missing: 150_000 });
     const real = new URL(pg.env.DATABASE_URL);
@@ -710,6 +719,40 @@ describe("unusual data", () => {
         await db.close();
       }
     });
+
+    if (dialect === "sqlite") {
+      // An INTEGER PRIMARY KEY is the rowid: rows at zero, below it, and at its very least.
+      for (const unique of [true, false]) {
+        test(
+          `sqlite: INTEGER PRIMARY KEY ids down to the least rowid, ${
+            unique ? "with" : "without"
+          } a unique index`,
+          async () => {
+            const db = await open();
+            try {
+              await db.seed({ users: 0, table: false });
+              await db.exec(
+                `CREATE TABLE "user" (id INTEGER PRIMARY KEY, created_at BIGINT, invite_code VARCHAR(8)${
+                  unique ? " UNIQUE" : ""
+                })`,
+              );
+              await db.exec(
+                `INSERT INTO "user" (id, created_at, invite_code) VALUES
+                 (-9223372036854775808, 0, NULL), (-12, 0, NULL), (0, 0, NULL), (5, 0, NULL),
+                 (9, 0, 'KEPT42')`,
+              );
+              const result = await cli([], db.env);
+              assert.deepEqual(lines(result.stdout), [LOG.found(4), LOG.success(4)], result.stdout);
+              const rows = await db.rows();
+              assert.equal(countMissing(rows), 0);
+              assert.ok(rows.some((r) => r.code === "KEPT42"));
+            } finally {
+              await db.close();
+            }
+          },
+        );
+      }
+    }
 
     // Probed as text, a CHAR or CITEXT column's index went unused and each
     // candidate read the table: past a 60 s deadline, where VARCHAR(8) takes 0.4 s.

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { freePort } from "../scripts/net.ts";
 import {
@@ -213,6 +214,66 @@ describe("start.sh and the probe", () => {
       LOG.failed("no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found: node v20.11.1)"),
     ]);
     assert.doesNotMatch(running.output(), /^\s+at /m, "no stack trace");
+  });
+
+  test("a repair that exits non-zero (a bad flag, a crash, an OOM kill): the app still starts", async () => {
+    const bin = mkdtempSync(join(tmpdir(), "invite-code-killed-node-"));
+    // A capable node that is killed as the OOM killer kills: SIGKILL, status 137.
+    writeFileSync(
+      join(bin, "node"),
+      '#!/bin/sh\n[ "$1" = --version ] && { echo v24.9.0; exit 0; }\nkill -9 $$\n',
+    );
+    chmodSync(join(bin, "node"), 0o755);
+    try {
+      for (
+        const [env, status] of [
+          [{ INVITE_CODE_FLAGS: "--bogus" }, 2],
+          [{ INVITE_CODE_RUNTIME: "node", PATH: `${bin}:${process.env.PATH}` }, 137],
+        ] as const
+      ) {
+        const running = launch("sh", [START, ...APP], {
+          env: {
+            INVITE_CODE_RUNTIME: isDeno ? "deno" : "node",
+            DATABASE_URL: "sqlite:///x.db",
+            ...env,
+          },
+        });
+        await waitForOutput(running, APP_LINE);
+        sendSignal(running, "SIGTERM");
+        assert.equal(await running.exited, 0, running.output());
+        assert.ok(
+          lines(running.output()).includes(LOG.failed(`the repair exited with status ${status}`)),
+          running.output(),
+        );
+      }
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  test("without INVITE_CODE_RUNTIME, Deno is preferred when both are capable", async () => {
+    const bin = mkdtempSync(join(tmpdir(), "invite-code-fake-deno-"));
+    writeFileSync(
+      join(bin, "deno"),
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "deno 2.9.6 (stable)"; exit 0; }\n' +
+        'echo "fake deno ran $*"\n',
+    );
+    chmodSync(join(bin, "deno"), 0o755);
+    try {
+      const running = launch("sh", [START, ...APP], {
+        env: { INVITE_CODE_RUNTIME: undefined, PATH: `${bin}:${process.env.PATH}` },
+      });
+      await waitForOutput(running, APP_LINE);
+      sendSignal(running, "SIGTERM");
+      assert.equal(await running.exited, 0);
+      assert.ok(
+        lines(running.output()).includes("Using deno 2.9.6 for invite codes"),
+        running.output(),
+      );
+      assert.match(running.output(), /^fake deno ran run --allow-env/m);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   test("a signal sent as a step starts still reaches it (sh drops one sent right after a fork)", async () => {

@@ -257,8 +257,22 @@ function promised<T>(work: () => T): Promise<T> {
 /** Gives one chunk its codes; see `RepairTransaction.assign`. */
 type Assigner = (cursor: Cursor | null, limit: number, candidates: Candidates) => AssignResult;
 
-/** The smallest rowid, so a walk from no cursor starts before every row. */
-const BEFORE_EVERY_ROW = -9223372036854775808n;
+/**
+ * The smallest rowid. A walk from no cursor takes rows from it on (`>=`),
+ * and from a cursor the rows after it (`>`): rowids may be negative or zero
+ * (an INTEGER PRIMARY KEY is the rowid), and may be this very value.
+ */
+const FIRST_ROWID = -9223372036854775808n;
+
+/** A walk's statement prepared for both comparisons `after()` may ask for. */
+function prepareWalk(db: DatabaseSync, sql: (op: string) => string) {
+  return { ">=": db.prepare(sql(">=")), ">": db.prepare(sql(">")) };
+}
+
+/** The statement text for "rows after the cursor", and the value to bind, for either kind of walk. */
+function after(cursor: Cursor | null): { op: ">=" | ">"; from: Cursor } {
+  return cursor === null ? { op: ">=", from: FIRST_ROWID } : { op: ">", from: cursor };
+}
 /** Hands out candidate codes, one per row, inside the UPDATE. */
 const CANDIDATE = "invite_code_candidate";
 /** Candidates drawn at a time inside the UPDATE: few enough to die young in the JS heap. */
@@ -295,22 +309,20 @@ function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
     used++;
     return batch[next++];
   });
-  const range = db.prepare(
+  const range = prepareWalk(db, (op) =>
     `SELECT max(k) AS last, count(*) AS found FROM (
-       SELECT rowid AS k FROM ${TBL} WHERE rowid > ? AND ${MISSING} ORDER BY rowid LIMIT ?)`,
-  );
-  const update = db.prepare(
+       SELECT rowid AS k FROM ${TBL} WHERE rowid ${op} ? AND ${MISSING} ORDER BY rowid LIMIT ?)`);
+  const update = prepareWalk(db, (op) =>
     `UPDATE OR IGNORE ${TBL} SET ${COL} = ${CANDIDATE}()
-     WHERE rowid > ? AND rowid <= ? AND ${MISSING}`,
-  );
+     WHERE rowid ${op} ? AND rowid <= ? AND ${MISSING}`);
   return (cursor, limit, offered) => {
-    const from = cursor ?? BEFORE_EVERY_ROW;
-    const { last, found } = range.get(from, limit) as { last: number | null; found: number };
+    const { op, from } = after(cursor);
+    const { last, found } = range[op].get(from, limit) as { last: number | null; found: number };
     if (last === null) return { assigned: 0, targets: 0, drawn: 0, rejected: 0, cursor };
     candidates = offered;
     used = 0;
     try {
-      const assigned = Number(update.run(from, last).changes);
+      const assigned = Number(update[op].run(from, last).changes);
       // A refused code shows as a row left unassigned.
       return { assigned, targets: found, drawn: used, rejected: used - assigned, cursor: last };
     } finally {
@@ -343,11 +355,10 @@ function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
     inUse = `SELECT 1 FROM temp.invite_codes_taken t WHERE t.code = c.value`;
   }
   const clear = () => db.exec(`DELETE FROM temp.invite_targets; DELETE FROM temp.invite_free`);
-  const targets = db.prepare(
+  const targets = prepareWalk(db, (op) =>
     `INSERT INTO temp.invite_targets (n, k)
      SELECT row_number() OVER (ORDER BY rowid), rowid FROM (
-       SELECT rowid FROM ${TBL} WHERE rowid > ? AND ${MISSING} ORDER BY rowid LIMIT ?)`,
-  );
+       SELECT rowid FROM ${TBL} WHERE rowid ${op} ? AND ${MISSING} ORDER BY rowid LIMIT ?)`);
   const free = db.prepare(
     `INSERT INTO temp.invite_free (n, code)
      SELECT row_number() OVER (ORDER BY c.key), c.value FROM json_each(?) c
@@ -367,7 +378,8 @@ function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
   return (cursor, limit, candidates) => {
     const codes = candidates.draw(candidatesFor(limit));
     clear();
-    const found = Number(targets.run(cursor ?? BEFORE_EVERY_ROW, limit).changes);
+    const { op, from } = after(cursor);
+    const found = Number(targets[op].run(from, limit).changes);
     const accepted = Number(free.run(JSON.stringify(codes)).changes);
     const count = Math.min(found, accepted);
     const assigned = count === 0 ? 0 : Number(update.run().changes);
