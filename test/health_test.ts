@@ -13,6 +13,7 @@ import {
   launch,
   literal,
   outageProxy,
+  postgresFixture,
   ROOT,
   runCli,
   type Running,
@@ -86,9 +87,14 @@ for (const [dialect, open] of FIXTURES) {
         assert.deepEqual(Object.keys(body.checks).sort(), [
           "invite_codes:duplicates",
           "invite_codes:missing",
+          // Which server answered: PostgreSQL only (a primary, here).
+          ...(db.dialect === "postgres" ? ["invite_codes:server"] : []),
           "invite_codes:unique_constraint",
           "invite_codes:users",
         ]);
+        if (db.dialect === "postgres") {
+          assert.equal(body.checks["invite_codes:server"][0].observedValue, "primary");
+        }
         assert.equal(body.checks["invite_codes:missing"][0].observedValue, 7);
         assert.equal(body.checks["invite_codes:users"][0].observedValue, 20);
         assert.ok(!Number.isNaN(Date.parse(body.checks["invite_codes:missing"][0].time)));
@@ -333,4 +339,35 @@ test("invalid HEALTH_PORT: one clear line, exit 2", async () => {
     probe.output(),
     'ERROR: HEALTH_PORT needs a whole number from 1 to 65535, got "80a"\n',
   );
+});
+
+test("REPAIR_INTERVAL is in seconds: one repair at start, none again within a second", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 30, missing: 10 });
+    const probe = createProbe({
+      env: { ...db.env, REPAIR_INTERVAL: "60" },
+      settings: { cacheMs: 0 },
+      log: () => {},
+    });
+    const text = async () => await (await probe.app.request(`${PROBE_PATH}?format=text`)).text();
+    try {
+      let answer = "";
+      for (let i = 0; i < 100 && answer !== "missing=0\n"; i++) {
+        answer = await text();
+        if (answer !== "missing=0\n") await sleep(100);
+      }
+      assert.equal(answer, "missing=0\n", "the first round runs at once");
+      await db.exec(
+        `UPDATE "user" SET invite_code = NULL WHERE id IN (SELECT id FROM "user" LIMIT 5)`,
+      );
+      // Read as milliseconds, 60 would repair these within the second.
+      await sleep(1_500);
+      assert.equal(await text(), "missing=5\n");
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await db.close();
+  }
 });

@@ -203,20 +203,33 @@ describe("SIGKILL during a backfill", () => {
     });
   }
 
-  test("PostgreSQL, --batch-size: whole batches only, and the rerun resumes", async () => {
-    await pg.seed({ users: 150_000, missing: 150_000 });
-    const running = startCli(["--batch-size", "20000"], pg.env);
-    await waitForOutput(running, LOG.found(150000));
-    await sleep(2500);
+  test("PostgreSQL, --batch-size larger than a chunk: whole batches only, and the rerun resumes", async () => {
+    // 75,000 is a chunk and a half: a batch must stop inside its second chunk.
+    const users = 225_000;
+    const batch = 75_000;
+    await pg.seed({ users, missing: users });
+    const running = startCli(["--batch-size", String(batch)], pg.env);
+    await waitForOutput(running, LOG.found(users));
+    // Stop on an event, not a clock: the first batch is committed and visible.
+    const watcher = admin(new URL(pg.env.DATABASE_URL).pathname.slice(1));
+    try {
+      for (let i = 0; i < 1200; i++) {
+        const [row] = await watcher`SELECT count(invite_code)::int AS n FROM "user"`;
+        if (row.n > 0) break;
+        await sleep(20);
+      }
+    } finally {
+      await watcher.end();
+    }
     sendSignal(running, "SIGKILL");
     assert.equal(await running.exited, "SIGKILL");
     await waitForLocksReleased();
-    const fixed = 150_000 - countMissing(await pg.rows());
-    assert.equal(fixed % 20_000, 0, `whole batches only, ${fixed} fixed`);
-    const rerun = await cli(["--batch-size", "20000"], pg.env);
+    const fixed = users - countMissing(await pg.rows());
+    assert.equal(fixed % batch, 0, `whole batches only, ${fixed} fixed`);
     // The kill must land mid-run for this test to mean anything.
-    assert.ok(fixed < 150_000, "the kill landed before the last batch committed");
-    assert.match(rerun.stdout, literal(LOG.success(150_000 - fixed)), "the rerun resumes");
+    assert.ok(fixed >= batch && fixed < users, `the kill landed mid-run: ${fixed} fixed`);
+    const rerun = await cli(["--batch-size", String(batch)], pg.env);
+    assert.match(rerun.stdout, literal(LOG.success(users - fixed)), "the rerun resumes");
     assert.equal(countMissing(await pg.rows()), 0);
   });
 

@@ -450,3 +450,23 @@ test("the README's Connecting table names every libpq keyword", () => {
   const missing = KEYWORD_NAMES.filter((name) => !table.includes(`\`${name}\``));
   assert.deepEqual(missing, []);
 });
+
+test("query keys are percent-decoded as SQLAlchemy does; ssl= is asyncpg's alone; schema names count bytes", () => {
+  assert.equal(pg("postgresql://u@h/db?ssl%6Dode=require").conninfo.sslmode, "require");
+  assert.equal(pg("postgresql+asyncpg://u@h/db?ssl=require").conninfo.sslmode, "require");
+  for (const scheme of ["postgresql", "postgresql+psycopg2", "postgresql+psycopg"]) {
+    assert.throws(
+      () => pg(`${scheme}://u@h/db?ssl=require`),
+      /invalid connection option "ssl"/,
+    );
+  }
+  // 63 bytes is PostgreSQL's limit: 31 two-byte characters and one more fit, 32 do not.
+  assert.equal(
+    pg("postgresql://u@h/db", { DATABASE_SCHEMA: `${"é".repeat(31)}x` }).schema,
+    `${"é".repeat(31)}x`,
+  );
+  assert.throws(
+    () => pg("postgresql://u@h/db", { DATABASE_SCHEMA: "é".repeat(32) }),
+    /at most 63 bytes/,
+  );
+});
