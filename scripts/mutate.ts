@@ -4,9 +4,16 @@
  *   node scripts/mutate.ts [name-substring]
  *
  * For every mutation, the source is changed, the named test files run under
- * Node (`node scripts/test.ts node ...`), and the source is restored. A
- * mutation "survives" when those tests still pass. Not part of CI: it takes
- * a while, and its answer is for the person changing the tests.
+ * Node (or Deno, for what only Deno does: `node scripts/test.ts <runtime>
+ * ...`), and the source is restored. A mutation "survives" when those tests
+ * still pass. Not part of CI: it takes about an hour, and its answer is for
+ * the person changing the tests.
+ *
+ * The list is written from the modules' side: for every file of the tool,
+ * start.sh and the probe included, the changes a tired developer would
+ * plausibly make there (a boundary, a unit, an order, a dropped guard, a
+ * wrong default, a skipped cleanup), each with the test files that person
+ * would run for that module, not the one known to catch it.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -22,131 +29,81 @@ interface Mutation {
   from: string;
   to: string;
   tests: string[];
+  /** The runtime to run the tests under; default node. */
+  runtime?: "node" | "deno";
 }
 
+const CONNECT = ["test/target_test.ts", "test/oracle_test.ts"];
+const DIALECT = ["test/repair_test.ts", "test/reliability_test.ts"];
+const PROBE = ["test/health_test.ts"];
+
 const MUTATIONS: Mutation[] = [
+  // mod.ts
   {
-    name: "drop the still-missing guard from the assigning UPDATE",
-    file: "src/db/postgres.ts",
-    from: '"u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}',
-    to: '"u.tableoid = p.o AND " : ""}true',
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "drop the still-missing guard and update by id (not ctid)",
-    file: "src/db/postgres.ts",
-    from:
-      'UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.ctid = p.t AND ${spansTables ? "u.tableoid = p.o AND " : ""}${missing(`u.${COL}`)}',
-    to:
-      "UPDATE ${table} u SET ${COL} = p.code FROM pairs p\n  WHERE u.id = (SELECT id FROM ${table} WHERE ctid = p.t)",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "remove pg_advisory_xact_lock",
-    file: "src/db/postgres.ts",
-    from: '"SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"',
-    to: '"SELECT $1::text"',
-    tests: ["test/pgbouncer_test.ts", "test/reliability_test.ts"],
-  },
-  {
-    name: "redact() does nothing",
-    file: "src/errors.ts",
-    from: "  let out = text;\n",
-    to: "  let out = text;\n  if (out) return out;\n",
-    tests: ["test/secrets_test.ts", "test/cli_test.ts"],
-  },
-  {
-    name: "--fix-duplicates keeps the latest holder",
-    file: "src/db/postgres.ts",
-    from: "ORDER BY created_at, tableoid, ctid",
-    to: "ORDER BY created_at DESC, tableoid, ctid",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "byte % 31 without rejection",
-    file: "src/codes.ts",
-    from: "    if (byte >= UNBIASED_LIMIT) continue;\n",
-    to: "",
-    tests: ["test/codes_test.ts"],
-  },
-  {
-    name: "--check exits 0 when it could not look",
-    file: "src/cli.ts",
-    from: 'result.status === "error" ? 2 : 1',
-    to: 'result.status === "error" ? 0 : 1',
+    name: "mod.ts: the CLI's exit code is dropped",
+    file: "mod.ts",
+    from: "exit(await main(process.argv.slice(2)));",
+    to: "await main(process.argv.slice(2)); exit(0);",
     tests: ["test/cli_test.ts"],
   },
   {
-    name: "probe answers 200 while users are missing",
-    file: "src/probe/render.ts",
-    from: '  if (result.status === "duplicates") return { status: "warn", code: 200 };',
-    to: '  if (result.status !== "error") return { status: "warn", code: 200 };',
-    tests: ["test/health_test.ts"],
+    name: "mod.ts: the entry check is inverted",
+    file: "mod.ts",
+    from: "if (isEntryPoint(import.meta)) {",
+    to: "if (!isEntryPoint(import.meta)) {",
+    tests: ["test/cli_test.ts"],
   },
   {
-    name: "probe tells full failure reasons by default",
-    file: "src/probe/render.ts",
-    from: 'if (details || result.status === "missing"',
-    to: 'if (true || result.status === "missing"',
-    tests: ["test/health_test.ts"],
+    name: "mod.ts: check is no longer exported",
+    file: "mod.ts",
+    from: "export { check, type CheckResult, inspect, type Inspection }",
+    to: "export { type CheckResult, inspect, type Inspection }",
+    tests: ["test/repair_test.ts"],
+  },
+  // health.ts
+  {
+    name: "health.ts: HEAD answers with a body",
+    file: "health.ts",
+    from: 'c.req.method === "HEAD"',
+    to: "false",
+    tests: PROBE,
   },
   {
-    name: "upkeep after the commit reported as a failure",
-    file: "src/repair.ts",
-    from: "        log(LOG.maintenanceSkipped(describeFailure(error, secrets).message));",
-    to: "        throw error;",
-    tests: ["test/reliability_test.ts"],
+    name: "health.ts: HEALTH_CACHE_MS default 2000 becomes 0",
+    file: "health.ts",
+    from: 'envNumber(env, "HEALTH_CACHE_MS", 2000,',
+    to: 'envNumber(env, "HEALTH_CACHE_MS", 0,',
+    tests: PROBE,
   },
   {
-    name: "codes a concurrent writer also took are never released",
-    file: "src/db/postgres.ts",
-    from: "if (facts.unique || writers.size === 0) return 0;",
-    to: "return 0;",
-    tests: ["test/reliability_test.ts"],
+    name: "health.ts: REPAIR_INTERVAL read as milliseconds",
+    file: "health.ts",
+    from: "repairIntervalMs: 1000 *",
+    to: "repairIntervalMs: 1 *",
+    tests: PROBE,
   },
   {
-    name: "no client_connection_check_interval",
-    file: "src/db/postgres.ts",
-    from: "CASE WHEN current_setting('client_connection_check_interval', true) = '0'",
-    to: "CASE WHEN false",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "no Deno permission check",
-    file: "src/cli.ts",
-    from: "  if (missing) return fail(missing);",
+    name: "health.ts: failed checks are not counted",
+    file: "health.ts",
+    from: "stats.failedInspections = inspector.failures;",
     to: "",
-    tests: ["test/permissions_test.ts"],
+    tests: PROBE,
   },
+  // start.sh
   {
-    name: "SQLite paths left relative",
-    file: "src/connect/target.ts",
-    from: "const absolute = resolve(path);",
-    to: "const absolute = path;",
-    tests: ["test/cli_test.ts", "test/target_test.ts"],
-  },
-  {
-    name: "TLS certificates never verified",
-    file: "src/connect/tls.ts",
-    from: '    options.ca = read("sslrootcert", rootcert);\n    options.rejectUnauthorized = true;',
-    to: '    options.ca = read("sslrootcert", rootcert);\n    options.rejectUnauthorized = false;',
-    tests: ["test/reach_test.ts"],
-  },
-  {
-    name: "IPv6 hosts split on ':'",
-    file: "src/connect/conninfo.ts",
-    from:
-      '      list.push({ kind: "tcp", address: host, port, tlsName: host, label: `${host}:${port}` });',
+    name: "start.sh: the repair's failure ends the start",
+    file: "start.sh",
+    from: '{ stop_if_signalled; echo "$warning the repair exited with status $status"; }',
     to:
-      '      list.push({ kind: "tcp", address: host.split(":")[0], port, tlsName: host, label: host });',
-    tests: ["test/reach_test.ts", "test/target_test.ts"],
+      '{ stop_if_signalled; echo "$warning the repair exited with status $status"; exit "$status"; }',
+    tests: ["test/start_test.ts"],
   },
   {
-    name: "sslmode=allow never upgrades to TLS",
-    file: "src/connect/connector.ts",
-    from: '      if (mode !== "allow" && mode !== "prefer") return false;',
-    to: '      if (mode !== "prefer") return false;',
-    tests: ["test/reach_test.ts"],
+    name: "start.sh: node is tried before deno",
+    file: "start.sh",
+    from: '"") if capable deno; then runtime=deno; elif capable node; then runtime=node; fi ;;',
+    to: '"") if capable node; then runtime=node; elif capable deno; then runtime=deno; fi ;;',
+    tests: ["test/start_test.ts"],
   },
   {
     name: "start.sh does not pass SIGTERM on",
@@ -156,60 +113,602 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/start_test.ts"],
   },
   {
-    name: "SQLite's count by index misses blanks past ASCII",
-    file: "src/db/sqlite.ts",
-    from: "COLLATE BINARY >= CAST(X'80' AS TEXT)",
-    to: "COLLATE BINARY >= CAST(X'FF' AS TEXT)",
-    tests: ["test/repair_test.ts"],
-  },
-  {
-    name: "the repair chases users who go missing while it runs, without bound",
-    file: "src/repair.ts",
-    from: "if (++this.#catchUps > CATCH_UP_ROUNDS || missing >= this.#lastPass) {",
-    to: "if (++this.#catchUps > Infinity) {",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "candidates probed as text, whatever the column's type",
-    file: "src/db/postgres.ts",
-    from: "x.${COL} = c.code::${columnType} LIMIT 1",
-    to: "x.${COL} = c.code LIMIT 1",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "transactions take the server's default isolation",
-    file: "src/db/postgres.ts",
-    from: "sql.begin(`isolation level read committed${access}`,",
-    to: "sql.begin(access,",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
-    name: "start.sh signals a step before it has made its process group",
+    name: "start.sh: the minimum Node is 22.0",
     file: "start.sh",
-    from: '  while [ -n "$own_group" ] && [ "$tries" -lt 100 ] &&',
-    to: '  while false && [ -n "$own_group" ] && [ "$tries" -lt 100 ] &&',
+    from: 'version_at_least "$(node --version 2>/dev/null)" 22 18',
+    to: 'version_at_least "$(node --version 2>/dev/null)" 22 0',
+    tests: ["test/start_test.ts"],
+  },
+  // src/cli.ts
+  {
+    name: "cli.ts: --check exits 0 on an error",
+    file: "src/cli.ts",
+    from: 'return result.status === "pass" ? 0 : result.status === "error" ? 2 : 1;',
+    to: 'return result.status === "pass" ? 0 : result.status === "error" ? 0 : 1;',
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "cli.ts: --strict is ignored",
+    file: "src/cli.ts",
+    from: 'return report.status === "failed" && flags.strict ? 1 : 0;',
+    to: "return 0;",
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "cli.ts: --timeout read as milliseconds",
+    file: "src/cli.ts",
+    from: "{ integer: false, min: 1, max: 86_400 }) *\n        1000,",
+    to: "{ integer: false, min: 1, max: 86_400 }) *\n        1,",
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "cli.ts: --json logs go to stdout",
+    file: "src/cli.ts",
+    from: "? (line: string) => console.error(line)",
+    to: "? (line: string) => console.log(line)",
+    tests: ["test/cli_test.ts"],
+  },
+  // src/codes.ts
+  {
+    name: "codes.ts: the bias guard is dropped",
+    file: "src/codes.ts",
+    from: "if (byte >= UNBIASED_LIMIT) continue;",
+    to: "",
+    tests: ["test/codes_test.ts"],
+  },
+  {
+    name: "codes.ts: the list generator's bias guard is dropped",
+    file: "src/codes.ts",
+    from: "} while (byte >= UNBIASED_LIMIT);",
+    to: "} while (false);",
+    tests: ["test/codes_test.ts"],
+  },
+  {
+    name: "codes.ts: codes grow beyond the column's length",
+    file: "src/codes.ts",
+    from: "Math.min(MAX_CODE_LENGTH, facts.maxLength ?? MAX_CODE_LENGTH)",
+    to: "MAX_CODE_LENGTH",
+    tests: ["test/codes_test.ts"],
+  },
+  {
+    name: "codes.ts: a code list without commas",
+    file: "src/codes.ts",
+    from: "out[at] = COMMA;",
+    to: "out[at] = ALPHABET_CODES[0];",
+    tests: ["test/codes_test.ts", "test/repair_test.ts"],
+  },
+  // src/deadline.ts
+  {
+    name: "deadline.ts: the deadline does not close the connection",
+    file: "src/deadline.ts",
+    from: "void closeWithin(resource, true);",
+    to: "",
+    tests: ["test/cli_test.ts", "test/reliability_test.ts"],
+  },
+  {
+    name: "deadline.ts: closing waits 30 s, not 3",
+    file: "src/deadline.ts",
+    from: "setTimeout(resolve, 3000)",
+    to: "setTimeout(resolve, 30000)",
+    tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "deadline.ts: the default timeout is 12 s",
+    file: "src/deadline.ts",
+    from: "export const DEFAULT_TIMEOUT_MS = 120_000;",
+    to: "export const DEFAULT_TIMEOUT_MS = 12_000;",
+    tests: ["test/cli_test.ts", "test/reliability_test.ts"],
+  },
+  // src/errors.ts
+  {
+    name: "errors.ts: a line is collapsed and cut before it is masked",
+    file: "src/errors.ts",
+    from: 'const line = oneLine(redact(errorMessage(error), secrets), 500) || "unknown error";',
+    to: 'const line = redact(oneLine(errorMessage(error), 500), secrets) || "unknown error";',
+    tests: ["test/secrets_test.ts", "test/redaction_test.ts"],
+  },
+  {
+    name: "errors.ts: only whole secrets are masked",
+    file: "src/errors.ts",
+    from: "if (form.length <= SECRET_PREFIX && length < form.length) continue;",
+    to: "if (length < form.length) continue;",
+    tests: ["test/secrets_test.ts", "test/redaction_test.ts"],
+  },
+  {
+    name: "errors.ts: overlapping secrets are masked one after another",
+    file: "src/errors.ts",
+    from:
+      "for (i++; i < spans.length && spans[i][0] <= end; i++) end = Math.max(end, spans[i][1]);",
+    to: "i++;",
+    tests: ["test/secrets_test.ts", "test/redaction_test.ts"],
+  },
+  {
+    name: "errors.ts: a permission error is internal",
+    file: "src/errors.ts",
+    from: ': isPermissionError(error)\n    ? "permission"',
+    to: ': false\n    ? "permission"',
+    tests: ["test/permissions_test.ts"],
+  },
+  // src/inspect.ts
+  {
+    name: "inspect.ts: missing users are a pass",
+    file: "src/inspect.ts",
+    from: "if (missing > 0) {",
+    to: "if (missing < 0) {",
+    tests: ["test/cli_test.ts", "test/health_test.ts"],
+  },
+  {
+    name: "inspect.ts: duplicates are not reported",
+    file: "src/inspect.ts",
+    from: "if (duplicates > 0) {",
+    to: "if (duplicates > 1e9) {",
+    tests: ["test/cli_test.ts", "test/health_test.ts"],
+  },
+  {
+    name: "inspect.ts: the check opens the database writable",
+    file: "src/inspect.ts",
+    from: "readOnly: true }, env);",
+    to: "readOnly: false }, env);",
+    tests: ["test/cli_test.ts", "test/repair_test.ts"],
+  },
+  // src/messages.ts
+  {
+    name: "messages.ts: the WARNING prefix changes",
+    file: "src/messages.ts",
+    from: 'export const WARNING_PREFIX = "WARNING: Failed to auto-fix invite codes: ";',
+    to: 'export const WARNING_PREFIX = "WARNING: Failed to fix invite codes: ";',
     tests: ["test/start_test.ts"],
   },
   {
-    name: "no statistics refresh after a large backfill",
+    name: "messages.ts: progress rounds up",
+    file: "src/messages.ts",
+    from: "Math.floor((done * 100) / of)",
+    to: "Math.ceil((done * 100) / of)",
+    tests: ["test/repair_test.ts"],
+  },
+  {
+    name: "messages.ts: the standby line drops its count",
+    file: "src/messages.ts",
+    from:
+      "`the server is a hot standby (read-only): ${missing} users lack invite codes, and only the ` +",
+    to: "`the server is a hot standby (read-only): users lack invite codes, and only the ` +",
+    tests: ["test/ha_test.ts"],
+  },
+  // src/repair.ts
+  {
+    name: "repair.ts: a batch overshoots its size",
+    file: "src/repair.ts",
+    from: "this.#settings.budget - assigned,\n",
+    to: "",
+    tests: DIALECT,
+  },
+  {
+    name: "repair.ts: no statistics refresh after a large backfill",
     file: "src/repair.ts",
     from: "if (backfill.generated >= ANALYZE_AFTER) await table.analyze();",
-    to: "if (backfill.generated >= ANALYZE_AFTER * 1000) await table.analyze();",
-    tests: ["test/repair_test.ts"],
+    to: "",
+    tests: DIALECT,
   },
   {
-    name: "the unindexed anti join compares candidates as text",
+    name: "repair.ts: a repair on a standby writes anyway",
+    file: "src/repair.ts",
+    from: "if (schema.facts.server?.standby) {",
+    to: "if (false) {",
+    tests: [...DIALECT, "test/ha_test.ts"],
+  },
+  {
+    name: "repair.ts: dry run writes",
+    file: "src/repair.ts",
+    from: "if (options.dryRun) {",
+    to: "if (false) {",
+    tests: DIALECT,
+  },
+  {
+    name: "repair.ts: shared codes are not released after commit",
+    file: "src/repair.ts",
+    from: "const released = await table.releaseSharedCodes();",
+    to: "const released = 0;",
+    tests: DIALECT,
+  },
+  // src/runtime.ts
+  {
+    name: "runtime.ts: Deno is said to check revocation lists",
+    file: "src/runtime.ts",
+    from: 'export const TLS_CHECKS_REVOCATION: boolean = RUNTIME === "node";',
+    to: "export const TLS_CHECKS_REVOCATION: boolean = true;",
+    tests: ["test/oracle_test.ts"],
+    runtime: "deno",
+  },
+  {
+    name: "runtime.ts: a Deno permission error is not one",
+    file: "src/runtime.ts",
+    from: "return (errors.NotCapable !== undefined && error instanceof errors.NotCapable) ||",
+    to: "return false &&",
+    tests: ["test/permissions_test.ts"],
+  },
+  {
+    name: "runtime.ts: the Deno permissions lose --allow-read",
+    file: "src/runtime.ts",
+    from: '  "--allow-read",\n',
+    to: "",
+    tests: ["test/start_test.ts", "test/permissions_test.ts"],
+  },
+  // src/settings.ts
+  {
+    name: "settings.ts: the bounds are exclusive",
+    file: "src/settings.ts",
+    from: "if (!(value >= rule.min && value <= rule.max)) {",
+    to: "if (!(value > rule.min && value < rule.max)) {",
+    tests: ["test/cli_test.ts", "test/health_test.ts"],
+  },
+  {
+    name: "settings.ts: fractions pass as whole numbers",
+    file: "src/settings.ts",
+    from: "const pattern = rule.integer ? /^\\s*\\d{1,12}\\s*$/ : /^\\s*\\d{1,12}(\\.\\d+)?\\s*$/;",
+    to: "const pattern = /^\\s*\\d{1,12}(\\.\\d+)?\\s*$/;",
+    tests: ["test/cli_test.ts", "test/health_test.ts"],
+  },
+  {
+    name: "settings.ts: an empty variable is an error, not the default",
+    file: "src/settings.ts",
+    from: 'return raw === undefined || raw === "" ? fallback : readNumber(name, raw, rule);',
+    to: "return raw === undefined ? fallback : readNumber(name, raw, rule);",
+    tests: ["test/cli_test.ts", "test/health_test.ts"],
+  },
+  // src/version.ts
+  {
+    name: "version.ts: the version drifts from package.json",
+    file: "src/version.ts",
+    from: '"0.2.0"',
+    to: '"0.2.1"',
+    tests: ["test/cli_test.ts"],
+  },
+  // src/connect/environment.ts
+  {
+    name: "environment.ts: DATABASE_* parts need DATABASE_PASSWORD",
+    file: "src/connect/environment.ts",
+    from:
+      "if (DATABASE_TYPE && DATABASE_USER && DATABASE_HOST && DATABASE_PORT && DATABASE_NAME) {",
+    to:
+      "if (DATABASE_TYPE && DATABASE_USER && DATABASE_HOST && DATABASE_PORT && DATABASE_NAME && env.DATABASE_PASSWORD) {",
+    tests: CONNECT,
+  },
+  {
+    name: "environment.ts: the composed password is not encoded",
+    file: "src/connect/environment.ts",
+    from: "`:${encodeURIComponent(env.DATABASE_PASSWORD)}`",
+    to: "`:${env.DATABASE_PASSWORD}`",
+    tests: CONNECT,
+  },
+  {
+    name: "environment.ts: PGPASSWORD is not a known secret",
+    file: "src/connect/environment.ts",
+    from: "return [env.DATABASE_PASSWORD, env.PGPASSWORD]",
+    to: "return [env.DATABASE_PASSWORD]",
+    tests: ["test/secrets_test.ts", "test/redaction_test.ts"],
+  },
+  // src/connect/sqlalchemy.ts
+  {
+    name: "sqlalchemy.ts: query keys are not decoded",
+    file: "src/connect/sqlalchemy.ts",
+    from: 'const key = pythonUnquote(field.slice(0, eq).replaceAll("+", " "));',
+    to: 'const key = field.slice(0, eq).replaceAll("+", " ");',
+    tests: CONNECT,
+  },
+  {
+    name: "sqlalchemy.ts: the password stops at the last @, not the first",
+    file: "src/connect/sqlalchemy.ts",
+    from: "(?::(?<password>[^@]*))?@)?",
+    to: "(?::(?<password>.*))?@)?",
+    tests: CONNECT,
+  },
+  {
+    name: "sqlalchemy.ts: blank query values are kept",
+    file: "src/connect/sqlalchemy.ts",
+    from: "    if (!value) continue;\n",
+    to: "",
+    tests: CONNECT,
+  },
+  // src/connect/conninfo.ts
+  {
+    name: "conninfo.ts: the URL loses to PG* variables",
+    file: "src/connect/conninfo.ts",
+    from: "if (conninfo[name] === undefined && fallback) conninfo[name] = fallback;",
+    to: "if (fallback) conninfo[name] = fallback;",
+    tests: CONNECT,
+  },
+  {
+    name: "conninfo.ts: sslnegotiation=direct allowed with a weak sslmode",
+    file: "src/connect/conninfo.ts",
+    from: 'if (conninfo.sslnegotiation === "direct" && !ENCRYPTED_MODES.includes(mode)) {',
+    to: "if (false) {",
+    tests: CONNECT,
+  },
+  {
+    name: "conninfo.ts: sslrootcert=system allowed with require",
+    file: "src/connect/conninfo.ts",
+    from: 'if (system && given && given !== "verify-full") {',
+    to: "if (false) {",
+    tests: CONNECT,
+  },
+  {
+    name: "conninfo.ts: no host is the /tmp socket",
+    file: "src/connect/conninfo.ts",
+    from: 'export const DEFAULT_SOCKET_DIR = "/var/run/postgresql";',
+    to: 'export const DEFAULT_SOCKET_DIR = "/tmp";',
+    tests: CONNECT,
+  },
+  {
+    name: "conninfo.ts: an unknown keyword is passed on",
+    file: "src/connect/conninfo.ts",
+    from: "if (!(name in KEYWORDS)) {",
+    to: "if (false) {",
+    tests: CONNECT,
+  },
+  // src/connect/files.ts
+  {
+    name: "files.ts: a file Deno may not read is absent",
+    file: "src/connect/files.ts",
+    from:
+      "if (isPermissionError(error)) throw notPermitted(keyword, path, error);\n    return { code:",
+    to: "return { code:",
+    tests: ["test/permissions_test.ts"],
+  },
+  {
+    name: "files.ts: HOME is ignored",
+    file: "src/connect/files.ts",
+    from: "return join(env.HOME || safeHomedir(), ...parts);",
+    to: "return join(safeHomedir(), ...parts);",
+    tests: CONNECT,
+  },
+  {
+    name: "files.ts: any stat result counts as present",
+    file: "src/connect/files.ts",
+    from: "return look(keyword, path).stats !== undefined;",
+    to: "return look(keyword, path) !== undefined;",
+    tests: CONNECT,
+  },
+  // src/connect/passfile.ts
+  {
+    name: "passfile.ts: the first host's password serves every host",
+    file: "src/connect/passfile.ts",
+    from: "const host = passfileHost(endpoint.host || endpoint.hostaddr);",
+    to: "const host = passfileHost(list[0].host || list[0].hostaddr);",
+    tests: CONNECT,
+  },
+  {
+    name: "passfile.ts: every socket directory is localhost",
+    file: "src/connect/passfile.ts",
+    from: 'return host === "" || host === DEFAULT_SOCKET_DIR ? "localhost" : host;',
+    to: 'return host === "" || host.startsWith("/") ? "localhost" : host;',
+    tests: CONNECT,
+  },
+  {
+    name: "passfile.ts: a file others may read is used",
+    file: "src/connect/passfile.ts",
+    from: "if (!stats?.isFile() || (stats.mode & 0o077) !== 0) return none;",
+    to: "if (!stats?.isFile() || (stats.mode & 0o007) !== 0) return none;",
+    tests: CONNECT,
+  },
+  {
+    name: "passfile.ts: CRLF line ends are kept",
+    file: "src/connect/passfile.ts",
+    from: 'const line = rawLine.replace(/[\\r\\n]+$/, "");',
+    to: "const line = rawLine;",
+    tests: CONNECT,
+  },
+  {
+    name: "passfile.ts: passwords found are not masked",
+    file: "src/connect/passfile.ts",
+    from: "if (password && !secrets.includes(password)) secrets.push(password);",
+    to: "",
+    tests: ["test/secrets_test.ts", "test/redaction_test.ts"],
+  },
+  // src/connect/tls.ts
+  {
+    name: "tls.ts: verify-full skips the host name",
+    file: "src/connect/tls.ts",
+    from: 'verifyHost: mode === "verify-full",',
+    to: "verifyHost: false,",
+    tests: [...CONNECT, "test/reach_test.ts"],
+  },
+  {
+    name: "tls.ts: verify-ca passes without a root certificate",
+    file: "src/connect/tls.ts",
+    from: '} else if (mode === "verify-ca" || mode === "verify-full") {',
+    to: '} else if (mode === "verify-full") {',
+    tests: [...CONNECT, "test/reach_test.ts"],
+  },
+  {
+    name: "tls.ts: revocation lists are dropped",
+    file: "src/connect/tls.ts",
+    from: "      options.crl = crl;\n",
+    to: "",
+    tests: CONNECT,
+  },
+  {
+    name: "tls.ts: ~/.postgresql/root.crl is not read",
+    file: "src/connect/tls.ts",
+    from: '(conninfo.sslcrldir ? undefined : homeFile(env, ".postgresql", "root.crl"));',
+    to: "undefined;",
+    tests: CONNECT,
+  },
+  {
+    name: "tls.ts: a client key others may read is used",
+    file: "src/connect/tls.ts",
+    from: "if ((stats.uid === 0 ? stats.mode & 0o037 : stats.mode & 0o077) !== 0) {",
+    to: "if ((stats.mode & 0o007) !== 0) {",
+    tests: CONNECT,
+  },
+  {
+    name: "tls.ts: ALPN is not checked on direct TLS",
+    file: "src/connect/tls.ts",
+    from: 'if (negotiation === "direct" && secured.alpnProtocol !== ALPN_PROTOCOL) {',
+    to: "if (false) {",
+    tests: CONNECT,
+  },
+  {
+    name: "tls.ts: sslrootcert=system uses the runtime's roots",
+    file: "src/connect/tls.ts",
+    from: "    options.ca = systemRoots(env);\n",
+    to: "",
+    tests: CONNECT,
+  },
+  {
+    name: "tls.ts: a missing sslcert is an error",
+    file: "src/connect/tls.ts",
+    from: '} else if (looked.code !== "ENOENT" && looked.code !== "ENOTDIR") {',
+    to: "} else {",
+    tests: CONNECT,
+  },
+  {
+    name: "tls.ts: Deno's silent drop of a wrongly decrypted key (the key passed encrypted)",
+    file: "src/connect/tls.ts",
+    from: "      options.key = clientKey(conninfo, env);\n",
+    to:
+      '      options.key = readFor("sslkey", conninfo.sslkey || homeFile(env, ".postgresql", "postgresql.key"));\n      options.passphrase = conninfo.sslpassword;\n',
+    tests: CONNECT,
+    runtime: "deno",
+  },
+  // src/connect/connector.ts
+  {
+    name: "connector.ts: a server without TLS under require moves on to the next host",
+    file: "src/connect/connector.ts",
+    from: "if (error instanceof NoTlsError || !isUnreachable(error)) {",
+    to: "if (false) {",
+    tests: CONNECT,
+  },
+  {
+    name: "connector.ts: read-write takes a standby whose default is read-write",
+    file: "src/connect/connector.ts",
+    from:
+      '      return state.inRecovery\n        ? "server is in hot standby mode"\n        : state.defaultReadOnly',
+    to: "      return state.defaultReadOnly",
+    tests: ["test/ha_test.ts"],
+  },
+  {
+    name: "connector.ts: prefer-standby never takes a primary",
+    file: "src/connect/connector.ts",
+    from: 'if (queue.length === 0 && settings.attrs === "prefer-standby" && pass === 1) {',
+    to: "if (false) {",
+    tests: ["test/ha_test.ts"],
+  },
+  {
+    name: "connector.ts: a new connection starts after the last host, not at the first",
+    file: "src/connect/connector.ts",
+    from: "    settled() {\n      restart();\n    },",
+    to: "    settled() {},",
+    tests: ["test/ha_test.ts"],
+  },
+  {
+    name: "connector.ts: no password sends an empty one",
+    file: "src/connect/connector.ts",
+    from: "if (password) return password;",
+    to: 'if (password !== undefined || true) return password ?? "";',
+    tests: CONNECT,
+  },
+  {
+    name: "connector.ts: connect_timeout under 2 s is kept",
+    file: "src/connect/connector.ts",
+    from: "Math.max(2, Math.floor(timeout)) * 1000",
+    to: "Math.floor(timeout) * 1000",
+    tests: [...CONNECT, "test/reach_test.ts"],
+  },
+  // src/connect/target.ts
+  {
+    name: "target.ts: the password file is not read",
+    file: "src/connect/target.ts",
+    from:
+      "return withPasswords(postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env)), env);",
+    to: "return postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env));",
+    tests: CONNECT,
+  },
+  {
+    name: "target.ts: a SQLite path is shown relative",
+    file: "src/connect/target.ts",
+    from: "const absolute = resolve(path);",
+    to: "const absolute = path;",
+    tests: ["test/cli_test.ts", "test/target_test.ts"],
+  },
+  {
+    name: "target.ts: the scheme is case-sensitive",
+    file: "src/connect/target.ts",
+    from: ".exec(url)?.[1].toLowerCase();",
+    to: ".exec(url)?.[1];",
+    tests: CONNECT,
+  },
+  // src/db/dialect.ts
+  {
+    name: "dialect.ts: NBSP is not whitespace",
+    file: "src/db/dialect.ts",
+    from: "  0xa0,\n",
+    to: "",
+    tests: DIALECT,
+  },
+  {
+    name: "dialect.ts: a missing table is reported as a missing column",
+    file: "src/db/dialect.ts",
+    from: "    : !facts.tableExists\n",
+    to: "    : false\n",
+    tests: ["test/repair_test.ts", "test/cli_test.ts"],
+  },
+  {
+    name: "dialect.ts: no spare candidates",
+    file: "src/db/dialect.ts",
+    from: "return limit + Math.ceil(limit / 100) + 4;",
+    to: "return limit;",
+    tests: DIALECT,
+  },
+  // src/db/open.ts
+  {
+    name: "open.ts: the environment is not passed to PostgreSQL",
+    file: "src/db/open.ts",
+    from: "return openPostgres(target, options, env);",
+    to: "return openPostgres(target, options, process.env);",
+    tests: CONNECT,
+  },
+  {
+    name: "open.ts: options are not passed to SQLite",
+    file: "src/db/open.ts",
+    from: "return openSqlite(target, options);",
+    to: "return openSqlite(target, { deadline: options.deadline });",
+    tests: ["test/cli_test.ts", "test/repair_test.ts"],
+  },
+  {
+    name: "open.ts: every target opens as SQLite",
+    file: "src/db/open.ts",
+    from: 'if (target.dialect === "postgres") {',
+    to: 'if (target.dialect === "sqlite" as string) {',
+    tests: ["test/repair_test.ts"],
+  },
+  // src/db/postgres.ts
+  {
+    name: "postgres.ts: a role's statement_timeout read as milliseconds",
     file: "src/db/postgres.ts",
-    from: "x.${COL} = c.code::${columnType})`",
-    to: "x.${COL} = c.code)`",
-    tests: ["test/repair_test.ts"],
+    from: "::interval) * 1000)::bigint, 0), $1::bigint))::text, true)`",
+    to: "::interval))::bigint, 0), $1::bigint))::text, true)`",
+    tests: DIALECT,
   },
   {
-    name: "a catch-all 405 handler also matches every GET of the probe",
-    file: "health.ts",
-    from: "  app.notFound(",
-    to: '  app.all(PROBE_PATH, (c) => c.text("method not allowed\\n", 405));\n  app.notFound(',
-    tests: ["test/health_test.ts"],
+    name: "postgres.ts: no advisory lock",
+    file: "src/db/postgres.ts",
+    from: 'await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [',
+    to: 'await tx.unsafe("SELECT $1::text", [',
+    tests: DIALECT,
+  },
+  {
+    name: "postgres.ts: session attributes never checked",
+    file: "src/db/postgres.ts",
+    from: "if (!driver.connector.admit(state)) throw SESSION_REJECTED;",
+    to: "",
+    tests: ["test/ha_test.ts"],
+  },
+  {
+    name: "postgres.ts: the pool size option is ignored",
+    file: "src/db/postgres.ts",
+    from: "max: options.maxConnections ?? 1,",
+    to: "max: 1,",
+    tests: PROBE,
   },
   {
     name: "every encoding gets UTF-8's blank test",
@@ -219,32 +718,33 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/reliability_test.ts"],
   },
   {
-    name: "outside UTF-8 the blank test reads the first character with ascii()",
-    file: "src/db/postgres.ts",
-    from: "`(${column} IS NULL OR btrim(${column}, ${ascii}) = '')`",
-    to: "`(${column} IS NULL OR (ascii(${column}) < 33 AND btrim(${column}, ${ascii}) = ''))`",
-    tests: ["test/reliability_test.ts"],
-  },
-  {
     name: "a partitioned or inherited table's chunk updates rows by ctid alone",
     file: "src/db/postgres.ts",
     from: '${spansTables ? "u.tableoid = p.o AND " : ""}',
     to: "",
     tests: ["test/reliability_test.ts"],
   },
+  // src/db/sqlite.ts
   {
-    name: "--fix-duplicates clears rows by ctid alone",
-    file: "src/db/postgres.ts",
-    from: "WHERE u.tableoid = ranked.o AND u.ctid = ranked.t",
-    to: "WHERE u.ctid = ranked.t",
-    tests: ["test/reliability_test.ts"],
+    name: "sqlite.ts: the walk starts after the least rowid",
+    file: "src/db/sqlite.ts",
+    from: 'return cursor === null ? { op: ">=", from: FIRST_ROWID } : { op: ">", from: cursor };',
+    to: 'return cursor === null ? { op: ">", from: 0 } : { op: ">", from: cursor };',
+    tests: DIALECT,
   },
   {
-    name: "a parent by inheritance is taken for one table",
-    file: "src/db/postgres.ts",
-    from: "relkind = 'p' OR relhassubclass",
-    to: "relkind = 'p'",
-    tests: ["test/reliability_test.ts"],
+    name: "sqlite.ts: no busy timeout",
+    file: "src/db/sqlite.ts",
+    from: "db?.exec(`PRAGMA busy_timeout = ${remainingMs(options.deadline)}`);",
+    to: "",
+    tests: DIALECT,
+  },
+  {
+    name: "sqlite.ts: a deferred transaction instead of an immediate one",
+    file: "src/db/sqlite.ts",
+    from: 'run(() => db.exec("BEGIN IMMEDIATE"));',
+    to: 'run(() => db.exec("BEGIN"));',
+    tests: DIALECT,
   },
   {
     name: "a SQLite table WITHOUT ROWID fails on a missing rowid",
@@ -253,11 +753,77 @@ const MUTATIONS: Mutation[] = [
     to: "if (false) {",
     tests: ["test/reliability_test.ts"],
   },
+  // src/probe/heal.ts
+  {
+    name: "heal.ts: a round runs whatever the check said",
+    file: "src/probe/heal.ts",
+    from: 'if (result.status !== "missing") return;',
+    to: "",
+    tests: PROBE,
+  },
+  {
+    name: "heal.ts: repairs are not counted",
+    file: "src/probe/heal.ts",
+    from: "stats.repairedUsers += report.generated;",
+    to: "",
+    tests: [...PROBE, "test/ha_test.ts"],
+  },
+  {
+    name: "heal.ts: the first round waits an interval",
+    file: "src/probe/heal.ts",
+    from: "  schedule(0);\n",
+    to: "  schedule(intervalMs);\n",
+    tests: PROBE,
+  },
+  // src/probe/inspector.ts
+  {
+    name: "inspector.ts: the cache never expires",
+    file: "src/probe/inspector.ts",
+    from: "return age < cacheMs || (inFlight && age < cacheMs + timeoutMs) ? cached : undefined;",
+    to: "return cached;",
+    tests: PROBE,
+  },
+  {
+    name: "inspector.ts: a broken connection is kept",
+    file: "src/probe/inspector.ts",
+    from: 'if (result.status === "error" || target.dialect === "sqlite") {',
+    to: 'if (target.dialect === "sqlite") {',
+    tests: PROBE,
+  },
+  {
+    name: "inspector.ts: concurrent requests do not share one check",
+    file: "src/probe/inspector.ts",
+    from: "inFlight ??= inspectNow()",
+    to: "inFlight = inspectNow()",
+    tests: PROBE,
+  },
+  // src/probe/render.ts
+  {
+    name: "render.ts: a missing unique constraint is a pass",
+    file: "src/probe/render.ts",
+    from: 'return { status: result.schema?.unique ? "pass" : "warn", code: 200 };',
+    to: 'return { status: "pass", code: 200 };',
+    tests: PROBE,
+  },
+  {
+    name: "render.ts: duplicates are a 503",
+    file: "src/probe/render.ts",
+    from: 'if (result.status === "duplicates") return { status: "warn", code: 200 };',
+    to: 'if (result.status === "duplicates") return { status: "fail", code: 503 };',
+    tests: PROBE,
+  },
+  {
+    name: "render.ts: failure reasons on the wire without HEALTH_DETAILS",
+    file: "src/probe/render.ts",
+    from: 'if (details || result.status === "missing" || result.status === "duplicates") {',
+    to: "if (true) {",
+    tests: PROBE,
+  },
 ];
 
-/** Run test files under Node; true when they pass. */
-function passes(tests: string[]): { ok: boolean; why: string } {
-  const run = spawnSync(process.execPath, ["scripts/test.ts", "node", ...tests], {
+/** Run test files under `runtime`; true when they pass. */
+function passes(tests: string[], runtime: "node" | "deno" = "node"): { ok: boolean; why: string } {
+  const run = spawnSync(process.execPath, ["scripts/test.ts", runtime, ...tests], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, PATH: projectPath(ROOT) },
@@ -269,32 +835,47 @@ function passes(tests: string[]): { ok: boolean; why: string } {
 
 const filter = process.argv[2];
 const chosen = MUTATIONS.filter((m) => !filter || m.name.includes(filter));
+// Every mutation must change exactly one place, or it plants something else.
+for (const mutation of chosen) {
+  const text = readFileSync(`${ROOT}/${mutation.file}`, "utf8");
+  const count = text.split(mutation.from).length - 1;
+  if (count !== 1) {
+    console.error(`ERROR: "${mutation.name}": its text occurs ${count} times in ${mutation.file}`);
+    process.exit(2);
+  }
+}
 // Control: unmutated, the same tests must pass, or "caught" means nothing.
-const control = passes([...new Set(chosen.flatMap((m) => m.tests))]);
-if (!control.ok) {
-  console.error(`ERROR: the tests fail without any mutation: ${control.why}`);
-  process.exit(2);
+for (const runtime of ["node", "deno"] as const) {
+  const tests = [
+    ...new Set(chosen.filter((m) => (m.runtime ?? "node") === runtime).flatMap((m) => m.tests)),
+  ];
+  if (tests.length === 0) continue;
+  const control = passes(tests, runtime);
+  if (!control.ok) {
+    console.error(`ERROR: the tests fail under ${runtime} without any mutation: ${control.why}`);
+    process.exit(2);
+  }
 }
 const results: string[] = [];
 for (const mutation of chosen) {
   const path = `${ROOT}/${mutation.file}`;
   const original = readFileSync(path, "utf8");
-  if (!original.includes(mutation.from)) {
-    results.push(`STALE     ${mutation.name}: the text to change is no longer in ${mutation.file}`);
-    continue;
-  }
   writeFileSync(path, original.replace(mutation.from, mutation.to));
   try {
     console.error(`--- ${mutation.name}`);
-    const outcome = passes(mutation.tests);
-    results.push(
-      outcome.ok
-        ? `SURVIVED  ${mutation.name} (${mutation.tests.join(", ")} passed)`
-        : `caught    ${mutation.name} (${outcome.why})`,
-    );
+    const outcome = passes(mutation.tests, mutation.runtime);
+    const line = outcome.ok
+      ? `SURVIVED  ${mutation.name} (${mutation.tests.join(", ")} passed)`
+      : `caught    ${mutation.name} (${outcome.why})`;
+    results.push(line);
+    console.error(line);
   } finally {
     writeFileSync(path, original);
   }
 }
+const caught = results.filter((line) => line.startsWith("caught")).length;
 console.log(results.join("\n"));
-process.exit(results.some((line) => !line.startsWith("caught")) ? 1 : 0);
+console.log(
+  `${caught} of ${results.length} caught (${Math.round((100 * caught) / results.length)}%)`,
+);
+process.exit(caught === results.length ? 0 : 1);
