@@ -55,6 +55,14 @@ export interface ProbeSettings {
   details: boolean;
   /** `REPAIR_INTERVAL` seconds, 0 (default) for no self-healing. */
   repairIntervalMs: number;
+  /** `REPAIR_BATCH_SIZE`: users the self-healing repair commits at a time, default 10000. */
+  repairBatchSize: number;
+  /** `REPAIR_MAX_RATE`: users per second it gives codes at most, default 10000; 0 for no cap. */
+  repairMaxRate: number;
+  /** `REPAIR_MAX_LAG`: it pauses while a standby's replay lags more seconds than this, default 10. */
+  repairMaxLagSeconds: number;
+  /** `REPAIR_MAX_ACTIVE`: it pauses while more other sessions run a statement, default 16. */
+  repairMaxActive: number;
 }
 
 /**
@@ -87,6 +95,26 @@ export function probeSettings(env: Env): ProbeSettings {
     details: details === "1",
     repairIntervalMs: 1000 *
       envNumber(env, "REPAIR_INTERVAL", 0, { integer: true, min: 0, max: 86_400 }),
+    repairBatchSize: envNumber(env, "REPAIR_BATCH_SIZE", 10_000, {
+      integer: true,
+      min: 1,
+      max: 100_000_000,
+    }),
+    repairMaxRate: envNumber(env, "REPAIR_MAX_RATE", 10_000, {
+      integer: true,
+      min: 0,
+      max: 100_000_000,
+    }),
+    repairMaxLagSeconds: envNumber(env, "REPAIR_MAX_LAG", 10, {
+      integer: false,
+      min: 0,
+      max: 86_400,
+    }),
+    repairMaxActive: envNumber(env, "REPAIR_MAX_ACTIVE", 16, {
+      integer: true,
+      min: 0,
+      max: 100_000,
+    }),
   };
 }
 
@@ -148,9 +176,22 @@ export function createProbe(
     repairs: 0,
     repairedUsers: 0,
     lastRepairSeconds: null,
+    paused: false,
   };
   const healer: Healer | undefined = settings.repairIntervalMs > 0
-    ? startHealing({ intervalMs: settings.repairIntervalMs, inspector, env, log, stats })
+    ? startHealing({
+      intervalMs: settings.repairIntervalMs,
+      batchSize: settings.repairBatchSize,
+      throttle: {
+        maxRate: settings.repairMaxRate,
+        maxLagSeconds: settings.repairMaxLagSeconds,
+        maxActiveSessions: settings.repairMaxActive,
+      },
+      inspector,
+      env,
+      log,
+      stats,
+    })
     : undefined;
 
   // Each inspection is rendered once, not once per request.

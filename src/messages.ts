@@ -43,6 +43,18 @@ export const LOG = {
     `the server is a hot standby (read-only): ${missing} users lack invite codes, and only the ` +
     `primary can give them: point DATABASE_URL at the primary, or list every host with ` +
     `target_session_attrs=read-write`,
+  /** The reason when an atomic repair, at the rate it measured, could not end before --timeout. */
+  wouldNotFinish: (
+    missing: number,
+    perSecond: number,
+    needSeconds: number,
+    timeoutSeconds: number,
+  ) =>
+    `${missing} users lack invite codes, and at the ${perSecond} users/s measured one atomic ` +
+    `repair would take about ${needSeconds} s, more than --timeout ${timeoutSeconds} s allows, ` +
+    `so nothing was changed: give it the time (--timeout ${Math.ceil(needSeconds * 1.5)}), ` +
+    `commit in batches (INVITE_CODE_FLAGS="--batch-size 100000"), or let the self-healing ` +
+    `probe (REPAIR_INTERVAL) finish it`,
   /** The reason when Deno was started without --allow-env. */
   needsEnvPermission: (command: string) =>
     `Deno needs permission to read the environment: run ${command}`,
@@ -56,4 +68,6 @@ export const PROBE_LOG = {
   checkFailed: (kind: string, reason: string) =>
     `WARNING: invite-code probe check failed (${kind}): ${reason}`,
   healed: (generated: number) => `INFO: invite-code probe repaired ${generated} users`,
+  paused: (why: string) => `INFO: invite-code probe pauses its repair: ${why}`,
+  resumed: () => "INFO: invite-code probe resumes its repair",
 } as const;

@@ -28,6 +28,21 @@ import { type Env, envSecrets } from "./connect/environment.ts";
 import { resolveTarget } from "./connect/target.ts";
 
 /** How to run a repair. Every field is optional. */
+/**
+ * How a background repair spares the application its database: committed
+ * batches, a cap on the write rate, and a pause while the server is busy.
+ */
+export interface Throttle {
+  /** Users given codes per second at most; 0 for no cap. */
+  maxRate: number;
+  /** Pause while a standby's replay lags more than this many seconds. */
+  maxLagSeconds: number;
+  /** Pause while more than this many other sessions run a statement. */
+  maxActiveSessions: number;
+  /** Told why the repair pauses, or null when it goes on. */
+  onPause?: (why: string | null) => void;
+}
+
 export interface RepairOptions {
   /** Where to read `DATABASE_URL` and friends; default `process.env`. */
   env?: Env;
@@ -45,6 +60,8 @@ export interface RepairOptions {
   progressIntervalMs?: number;
   /** Users per UPDATE statement; default 50 000. Bounds memory. */
   chunkSize?: number;
+  /** Between batches (with `batchSize`): pace the writes and pause while the server is busy. */
+  throttle?: Throttle;
 }
 
 /** What a repair did; `--json` prints it. */
@@ -77,6 +94,14 @@ const RELEASE_ROUNDS = 3;
 const CATCH_UP_ROUNDS = 3;
 /** How long the best-effort work after the commit may take. */
 const UPKEEP_MS = 10_000;
+/**
+ * An atomic repair stops at once when the rate it measured says it would end
+ * later than this share of the time left: later chunks only get slower, as
+ * the unique index grows.
+ */
+const FINISH_MARGIN = 1.1;
+/** How often a paused, throttled repair looks at the server again. */
+const PAUSE_MS = 1_000;
 
 /**
  * Give every user without an invite code a unique one. Never throws: a
@@ -198,7 +223,9 @@ async function repairOpen(
     longest,
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK,
     budget: options.batchSize ?? Infinity,
+    throttle: options.throttle,
     deadline,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     progressIntervalMs: options.progressIntervalMs ?? 5000,
     fixDuplicates: options.fixDuplicates ?? false,
     log,
@@ -256,7 +283,10 @@ interface BackfillSettings {
   chunkSize: number;
   /** Users per transaction; Infinity for one atomic transaction. */
   budget: number;
+  throttle?: Throttle;
   deadline: number;
+  /** The --timeout the deadline came from, for the line that says it is too short. */
+  timeoutMs: number;
   progressIntervalMs: number;
   fixDuplicates: boolean;
   log: (line: string) => void;
@@ -291,8 +321,33 @@ class Backfill {
     this.#started = false;
     this.#cursor = null;
     this.#catchUps = 0;
+    const began = Date.now();
+    const from = this.generated;
     let done = false;
-    while (!done) done = await this.#table.transaction((tx) => this.#transaction(tx));
+    while (!done) {
+      done = await this.#table.transaction((tx) => this.#transaction(tx));
+      if (!done && this.#settings.throttle) await this.#pace(this.#settings.throttle, began, from);
+    }
+  }
+
+  /** Between committed batches: keep to the rate, and wait while the server is busy. */
+  async #pace(throttle: Throttle, began: number, from: number): Promise<void> {
+    for (;;) {
+      const { replicationLagSeconds: lag, activeSessions: active } = await this.#table.pressure();
+      const why = lag > throttle.maxLagSeconds
+        ? `replication lag ${lag.toFixed(1)} s`
+        : active > throttle.maxActiveSessions
+        ? `${active} other sessions at work`
+        : null;
+      throttle.onPause?.(why);
+      if (why === null || Date.now() + PAUSE_MS >= this.#settings.deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
+    }
+    if (throttle.maxRate > 0) {
+      const due = began + ((this.generated - from) * 1000) / throttle.maxRate;
+      const wait = Math.min(due, this.#settings.deadline) - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   async #transaction(tx: RepairTransaction): Promise<boolean> {
@@ -318,6 +373,7 @@ class Backfill {
 
   /** Fill chunks until none is missing (true) or the batch is full (false). */
   async #fill(tx: RepairTransaction): Promise<boolean> {
+    const began = Date.now();
     let assigned = 0;
     let conflicts = 0;
     let stalls = 0;
@@ -359,6 +415,7 @@ class Backfill {
       this.#cursor = result.cursor;
       this.generated += result.assigned;
       assigned += result.assigned;
+      this.#mustFinishInTime(began, assigned);
       if (result.assigned === 0 && ++stalls > 10) {
         throw new InviteCodeError(
           "database",
@@ -368,6 +425,30 @@ class Backfill {
       this.#progress();
     }
     return false;
+  }
+
+  /**
+   * One atomic transaction either ends before the deadline or was wasted: as
+   * soon as its own rate says it cannot, it stops and rolls back, rather than
+   * spend the whole start and roll back at the deadline. Batches commit as
+   * they go, so they run until the deadline.
+   */
+  #mustFinishInTime(began: number, assigned: number): void {
+    if (this.#settings.budget !== Infinity || assigned === 0) return;
+    const left = this.found - this.generated;
+    if (left <= 0) return;
+    const spent = Math.max(1, Date.now() - began);
+    const needMs = (spent * (assigned + left)) / assigned;
+    if (began + needMs * FINISH_MARGIN <= this.#settings.deadline) return;
+    throw new InviteCodeError(
+      "timeout",
+      LOG.wouldNotFinish(
+        this.found,
+        Math.round((assigned * 1000) / spent),
+        Math.ceil(needMs / 1000),
+        Math.round(this.#settings.timeoutMs / 1000),
+      ),
+    );
   }
 
   async #chunk(tx: RepairTransaction, limit: number): Promise<AssignResult> {

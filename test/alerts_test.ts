@@ -62,6 +62,7 @@ test("every metric the rules read is one the probe exports", () => {
     repairs: 0,
     repairedUsers: 0,
     lastRepairSeconds: null,
+    paused: false,
   });
   const exported = new Set(body.match(/^invite_codes_\w+/gm));
   assert.ok(read.size >= 5);

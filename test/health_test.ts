@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
 import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
@@ -368,6 +369,87 @@ test("REPAIR_INTERVAL is in seconds: one repair at start, none again within a se
       await probe.close();
     }
   } finally {
+    await db.close();
+  }
+});
+
+test("the self-healing repair commits in batches, pauses while the server is busy, and keeps its rate", async () => {
+  const db = await postgresFixture();
+  const sleepers: postgres.Sql[] = [];
+  const printed: string[] = [];
+  try {
+    await db.seed({ users: 30_000, missing: 30_000 });
+    // Five other sessions at work, where REPAIR_MAX_ACTIVE allows two.
+    for (let i = 0; i < 5; i++) {
+      const sql = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+      sleepers.push(sql);
+      sql.unsafe("SELECT pg_sleep(120)").catch(() => {});
+    }
+    const probe = createProbe({
+      env: {
+        ...db.env,
+        REPAIR_INTERVAL: "1",
+        REPAIR_BATCH_SIZE: "5000",
+        REPAIR_MAX_ACTIVE: "2",
+        REPAIR_MAX_RATE: "0",
+      },
+      settings: { cacheMs: 0 },
+      log: (line) => printed.push(line),
+    });
+    const metric = async (name: string) => {
+      const text = await (await probe.app.request("/metrics")).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    };
+    try {
+      for (let i = 0; i < 100 && await metric("invite_codes_repair_paused") !== 1; i++) {
+        await sleep(100);
+      }
+      assert.equal(await metric("invite_codes_repair_paused"), 1);
+      // Paused after its first committed batch, and it stays so while the server is busy.
+      const paused = await metric("invite_codes_missing");
+      assert.equal(paused, 25_000);
+      await sleep(2_000);
+      assert.equal(await metric("invite_codes_missing"), 25_000);
+      assert.ok(printed.includes(PROBE_LOG.paused("5 other sessions at work")), printed.join("\n"));
+      // The server is quiet again: the sleepers are ended where they run.
+      await db.exec(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE query = 'SELECT pg_sleep(120)' AND pid <> pg_backend_pid()`,
+      );
+      let missing = paused;
+      for (let i = 0; i < 200 && missing !== 0; i++) {
+        await sleep(100);
+        missing = await metric("invite_codes_missing");
+      }
+      assert.equal(missing, 0);
+      assert.equal(await metric("invite_codes_repair_paused"), 0);
+      assert.ok(printed.includes(PROBE_LOG.resumed()));
+    } finally {
+      await probe.close();
+    }
+    // The rate cap: 6,000 users at 2,000 a second, in batches of 1,000, take over two seconds.
+    await db.exec(
+      `UPDATE "user" SET invite_code = NULL WHERE id IN (SELECT id FROM "user" LIMIT 6000)`,
+    );
+    const capped = createProbe({
+      env: { ...db.env, REPAIR_INTERVAL: "1", REPAIR_BATCH_SIZE: "1000", REPAIR_MAX_RATE: "2000" },
+      settings: { cacheMs: 0 },
+      log: () => {},
+    });
+    try {
+      const started = Date.now();
+      let text = "";
+      for (let i = 0; i < 300 && text !== "missing=0\n"; i++) {
+        text = await (await capped.app.request(`${PROBE_PATH}?format=text`)).text();
+        if (text !== "missing=0\n") await sleep(50);
+      }
+      assert.equal(text, "missing=0\n");
+      assert.ok(Date.now() - started >= 2_400, `kept to the rate (${Date.now() - started} ms)`);
+    } finally {
+      await capped.close();
+    }
+  } finally {
+    for (const sql of sleepers) await sql.end({ timeout: 0 });
     await db.close();
   }
 });

@@ -578,6 +578,33 @@ describe("outages and faults", () => {
     assert.equal(countMissing(await pg.rows()), 100_000);
   });
 
+  test("an atomic repair that cannot end before --timeout stops within seconds and changes nothing", async () => {
+    await pg.seed({ users: 300_000, missing: 300_000 });
+    const printed: string[] = [];
+    const started = Date.now();
+    // Small chunks: the rate is measured early, as the first 50,000 are at ten million users.
+    const report = await repair({
+      env: pg.env,
+      timeoutMs: 3_000,
+      chunkSize: 5_000,
+      log: (line) => printed.push(line),
+    });
+    const took = Date.now() - started;
+    assert.equal(report.status, "failed");
+    assert.equal(report.error?.kind, "timeout");
+    const reason = new RegExp(
+      "^300000 users lack invite codes, and at the \\d+ users/s measured one atomic repair " +
+        "would take about \\d+ s, more than --timeout 3 s allows, so nothing was changed: " +
+        "give it the time \\(--timeout \\d+\\), commit in batches " +
+        '\\(INVITE_CODE_FLAGS="--batch-size 100000"\\), or let the self-healing probe ' +
+        "\\(REPAIR_INTERVAL\\) finish it$",
+    );
+    assert.match(report.error!.message, reason);
+    assert.deepEqual(printed, [LOG.found(300_000), LOG.failed(report.error!.message)]);
+    assert.ok(took < 2_500, `stopped well before the deadline (${took} ms)`);
+    assert.equal(countMissing(await pg.rows()), 300_000, "rolled back");
+  });
+
   test("a role's statement_timeout of a minute is a minute, not 60 ms", async () => {
     await pg.seed({ users: 100_000, missing: 100_000 });
     const env = await role("SELECT, UPDATE", "statement_timeout = '1min'");

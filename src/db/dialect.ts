@@ -102,6 +102,19 @@ export interface UserTable {
   releaseSharedCodes(): Promise<number>;
   /** Refresh planner statistics after a large backfill. */
   analyze(): Promise<void>;
+  /** How busy the server is, for a throttled repair to pause on. */
+  pressure(): Promise<Pressure>;
+}
+
+/**
+ * How busy the server is, as far as the role may see (grant it pg_monitor to
+ * see every session and standby).
+ */
+export interface Pressure {
+  /** The largest replay lag of a standby, in seconds; 0 without standbys. */
+  replicationLagSeconds: number;
+  /** Other sessions running a statement now. */
+  activeSessions: number;
 }
 
 /** Operations available inside the repair's locked transaction. */

@@ -17,6 +17,7 @@ import {
   type Cursor,
   type Database,
   type OpenOptions,
+  type Pressure,
   remainingMs,
   type RepairTransaction,
   type Schema,
@@ -161,6 +162,12 @@ const BOUND_TIMEOUTS_SQL = transactionSettingsSql();
  * otherwise the planner chooses, parallel workers included (bench/README.md).
  */
 const INDEX_ONLY_SQL = "SELECT set_config('enable_seqscan', 'off', true)";
+
+/** Replication lag and other sessions at work: what a throttled repair pauses on. */
+const PRESSURE_SQL = `SELECT
+  coalesce((SELECT max(extract(epoch FROM replay_lag)) FROM pg_stat_replication), 0)::float8 AS lag,
+  (SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend'
+     AND pid <> pg_backend_pid())::int AS active`;
 
 /** What the first statement of every transaction reads of the server. */
 interface SessionRow {
@@ -354,6 +361,14 @@ export function openPostgres(
         // (100,000 users: 92 ms against 191), and the row and page counts
         // are refreshed all the same.
         await inTransaction("default", (tx) => tx.unsafe(`ANALYZE ${table} (${COL})`));
+      },
+
+      async pressure(): Promise<Pressure> {
+        const [row] = await inTransaction(
+          "read only",
+          (tx) => tx.unsafe<{ lag: number; active: number }[]>(PRESSURE_SQL),
+        );
+        return { replicationLagSeconds: row.lag, activeSessions: row.active };
       },
     };
   }

@@ -6,10 +6,14 @@
  *
  * @module
  */
-import { repair } from "../repair.ts";
+import { PROBE_LOG } from "../messages.ts";
+import { repair, type Throttle } from "../repair.ts";
 import type { Env } from "../connect/environment.ts";
 import type { Inspector } from "./inspector.ts";
 import type { ProbeStats } from "./render.ts";
+
+/** The longest one round may take; the next round goes on where it stopped. */
+const ROUND_MS = 3_600_000;
 
 /** A running healer. */
 export interface Healer {
@@ -29,19 +33,34 @@ export interface Healer {
  */
 export function startHealing(options: {
   intervalMs: number;
+  /** Users committed at a time: a large backlog never holds one long transaction. */
+  batchSize: number;
+  throttle: Omit<Throttle, "onPause">;
   inspector: Inspector;
   env: Env;
   log: (line: string) => void;
   stats: ProbeStats;
 }): Healer {
-  const { intervalMs, inspector, env, log, stats } = options;
+  const { intervalMs, batchSize, inspector, env, log, stats } = options;
+  const throttle: Throttle = {
+    ...options.throttle,
+    onPause(why) {
+      if ((why !== null) !== stats.paused) {
+        log(why === null ? PROBE_LOG.resumed() : PROBE_LOG.paused(why));
+      }
+      stats.paused = why !== null;
+    },
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
 
   async function round(): Promise<void> {
     const { result } = await inspector.refresh();
     if (result.status !== "missing") return;
-    const report = await repair({ env, log });
+    // In committed batches, paced: the application keeps its database, and
+    // whatever a round commits stays done if the probe restarts.
+    const report = await repair({ env, log, batchSize, throttle, timeoutMs: ROUND_MS });
+    stats.paused = false;
     if (report.generated > 0) {
       stats.repairs++;
       stats.repairedUsers += report.generated;

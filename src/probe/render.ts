@@ -139,6 +139,8 @@ export interface ProbeStats {
   repairs: number;
   repairedUsers: number;
   lastRepairSeconds: number | null;
+  /** The self-healing repair is waiting for a busy server. */
+  paused: boolean;
 }
 
 /**
@@ -202,6 +204,11 @@ export function prometheusBody(result: Inspection, stats: ProbeStats): string {
       "Users given a code by self-healing repairs.",
       stats.repairedUsers,
       "counter",
+    ),
+    sample(
+      "invite_codes_repair_paused",
+      "1 while the self-healing repair waits for a busy server (replication lag, active sessions).",
+      stats.paused ? 1 : 0,
     ),
     sample(
       "invite_codes_last_repair_timestamp_seconds",
