@@ -12,7 +12,9 @@
  * BENCH_POSTGRES_BIN  a PostgreSQL bin folder to start instead of the embedded
  *                     one (e.g. /usr/lib/postgresql/15/bin, Debian's 15)
  * BENCH_BACKFILL_ROUNDS  rounds of the million-user floors and repairs, interleaved (default 1)
- * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite")
+ * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite";
+ *                     "scale" is opt-in: 1M and BENCH_SCALE_USERS side by side)
+ * BENCH_SCALE_USERS   users for the scale section's second size (default 10000000)
  *
  * One file a section (`backfill.ts`, `start.ts`, `unindexed.ts`, `probe.ts`,
  * `sqlite.ts`); the stopwatch and the verification are in `common.ts`, the
@@ -29,6 +31,7 @@ import { cpus, totalmem } from "node:os";
 import { backfill } from "./backfill.ts";
 import { env, type Row, RUNTIMES } from "./common.ts";
 import { probe } from "./probe.ts";
+import { scale } from "./scale.ts";
 import { type BenchServer, benchServer } from "./server.ts";
 import { sqlite } from "./sqlite.ts";
 import { start } from "./start.ts";
@@ -42,6 +45,7 @@ const ON_POSTGRES: Record<string, (server: BenchServer) => Promise<Row[]>> = {
   start,
   unindexed,
   probe,
+  scale,
 };
 
 const rows: Row[] = [];

@@ -1,0 +1,63 @@
+/**
+ * Section "scale" (opt-in: BENCH_SECTIONS=scale): a million users and
+ * BENCH_SCALE_USERS (default ten million) side by side, each against the same
+ * floor (one UPDATE writing scattered unique values to the same rows): the
+ * atomic repair given an hour, the repair in batches of 100,000, and a
+ * default start (--timeout 120), which must end within seconds with its
+ * WARNING when the atomic repair cannot finish.
+ *
+ * @module
+ */
+import { env, measuredRepair, type Row, RUNTIMES, say, timed } from "./common.ts";
+import type { BenchServer } from "./server.ts";
+
+const SCALE_USERS = Number(env.BENCH_SCALE_USERS ?? 10_000_000);
+
+/** The scattered floor's setup and statement: a bijective 32-bit mix of a sequence. */
+const SCATTERED = [
+  `CREATE SEQUENCE floor_seq;
+   CREATE FUNCTION mix32(h bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+     SELECT (x >> 16) # x FROM (SELECT ((((y >> 16) # y) * 73244475) % 4294967296) AS x
+     FROM (SELECT ((((h >> 16) # h) * 73244475) % 4294967296) AS y) a) b $$`,
+  `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
+   WHERE invite_code IS NULL`,
+] as const;
+
+/** Rows of the scale section. */
+export async function scale({ templateOf, freshCopy, floor }: BenchServer): Promise<Row[]> {
+  const rows: Row[] = [];
+  const runtime = RUNTIMES[0];
+  for (const users of [...new Set([1_000_000, SCALE_USERS])]) {
+    const template = await templateOf(users);
+    const floorMs = await floor(template, ...SCATTERED);
+    say(`${users}: floor ${floorMs.toFixed(0)} ms`);
+    const atomic = await measuredRepair(runtime, await freshCopy(template));
+    say(`${users}: atomic ${atomic.ms.toFixed(0)} ms, ${atomic.peakMiB.toFixed(0)} MiB`);
+    const batched = await measuredRepair(runtime, await freshCopy(template), {
+      BENCH_BATCH_SIZE: "100000",
+    });
+    say(`${users}: batches ${batched.ms.toFixed(0)} ms, ${batched.peakMiB.toFixed(0)} MiB`);
+    for (const [what, run] of [["atomic", atomic], ["--batch-size 100000", batched]] as const) {
+      rows.push({
+        what: `PostgreSQL backfill, ${users} users, ${what}`,
+        runtime,
+        ms: run.ms,
+        peakMiB: run.peakMiB,
+        reference: "floor: one UPDATE, scattered values",
+        referenceMs: floorMs,
+      });
+    }
+    // A default start: the CLI with its 120 s deadline, on users all missing.
+    const start = await timed(runtime, "mod.ts", { DATABASE_URL: await freshCopy(template) });
+    const warned = /^WARNING: .*$/m.exec(start.stdout)?.[0] ?? "(no WARNING)";
+    say(`${users}: default start ${start.ms.toFixed(0)} ms: ${warned.slice(0, 160)}`);
+    rows.push({
+      what: `PostgreSQL default start, ${users} users missing: ${
+        warned.startsWith("WARNING") ? "stops with its WARNING" : "repairs"
+      }`,
+      runtime,
+      ms: start.ms,
+    });
+  }
+  return rows;
+}
