@@ -269,6 +269,7 @@ describe("probe through a database outage", () => {
       assert.ok(!probe.output().includes(real.password));
       const metrics = await get(`${base}/metrics`);
       assert.equal(metric(metrics.body, "invite_codes_check_success"), 0);
+      assert.ok(metric(metrics.body, "invite_codes_check_failures_total") >= 1, "failures counted");
 
       await proxy.up();
       await sleep(150);
@@ -450,6 +451,22 @@ test("the self-healing repair commits in batches, pauses while the server is bus
     }
   } finally {
     for (const sql of sleepers) await sql.end({ timeout: 0 });
+    await db.close();
+  }
+});
+
+test("by default a result is fresh for 2 s: back-to-back requests cost one check", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 5 });
+    const probe = createProbe({ env: db.env, log: () => {} });
+    try {
+      for (let i = 0; i < 5; i++) await probe.app.request(`${PROBE_PATH}?format=text`);
+      assert.equal(probe.inspector.inspections, 1);
+    } finally {
+      await probe.close();
+    }
+  } finally {
     await db.close();
   }
 });
