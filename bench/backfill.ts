@@ -14,7 +14,7 @@ import {
   say,
   USERS,
 } from "./common.ts";
-import type { BenchServer } from "./server.ts";
+import { type BenchServer, SCATTERED_FLOOR } from "./server.ts";
 
 /** Rows of the backfill section. */
 export async function backfill({ templateOf, freshCopy, floor }: BenchServer): Promise<Row[]> {
@@ -34,17 +34,7 @@ export async function backfill({ templateOf, freshCopy, floor }: BenchServer): P
     );
     sequentialFloors.push(sequentialFloor);
     say(`floor (sequential values): ${sequentialFloor.toFixed(0)} ms`);
-    // Unique values scattered over the key space, as random codes are: a
-    // bijective 32-bit mix of a sequence (one SQL function call per row).
-    const scatteredFloor = await floor(
-      await templateOf(USERS),
-      `CREATE SEQUENCE floor_seq;
- CREATE FUNCTION mix32(h bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
-   SELECT (x >> 16) # x FROM (SELECT ((((y >> 16) # y) * 73244475) % 4294967296) AS x
-   FROM (SELECT ((((h >> 16) # h) * 73244475) % 4294967296) AS y) a) b $$`,
-      `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
- WHERE invite_code IS NULL`,
-    );
+    const scatteredFloor = await floor(await templateOf(USERS), ...SCATTERED_FLOOR);
     scatteredFloors.push(scatteredFloor);
     say(`floor (scattered values): ${scatteredFloor.toFixed(0)} ms`);
     for (const runtime of RUNTIMES) {

@@ -9,19 +9,9 @@
  * @module
  */
 import { env, measuredRepair, type Row, RUNTIMES, say, timed } from "./common.ts";
-import type { BenchServer } from "./server.ts";
+import { type BenchServer, SCATTERED_FLOOR } from "./server.ts";
 
 const SCALE_USERS = Number(env.BENCH_SCALE_USERS ?? 10_000_000);
-
-/** The scattered floor's setup and statement: a bijective 32-bit mix of a sequence. */
-const SCATTERED = [
-  `CREATE SEQUENCE floor_seq;
-   CREATE FUNCTION mix32(h bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
-     SELECT (x >> 16) # x FROM (SELECT ((((y >> 16) # y) * 73244475) % 4294967296) AS x
-     FROM (SELECT ((((h >> 16) # h) * 73244475) % 4294967296) AS y) a) b $$`,
-  `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
-   WHERE invite_code IS NULL`,
-] as const;
 
 /** Rows of the scale section. */
 export async function scale({ templateOf, freshCopy, floor }: BenchServer): Promise<Row[]> {
@@ -29,7 +19,7 @@ export async function scale({ templateOf, freshCopy, floor }: BenchServer): Prom
   const runtime = RUNTIMES[0];
   for (const users of [...new Set([1_000_000, SCALE_USERS])]) {
     const template = await templateOf(users);
-    const floorMs = await floor(template, ...SCATTERED);
+    const floorMs = await floor(template, ...SCATTERED_FLOOR);
     say(`${users}: floor ${floorMs.toFixed(0)} ms`);
     const atomic = await measuredRepair(runtime, await freshCopy(template));
     say(`${users}: atomic ${atomic.ms.toFixed(0)} ms, ${atomic.peakMiB.toFixed(0)} MiB`);

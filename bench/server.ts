@@ -11,6 +11,20 @@ import { createUserTableSql, POSTGRES_SEED, seedUsersSql } from "../scripts/open
 import { startEmbeddedPostgres } from "../scripts/postgres.ts";
 import { env, python, say } from "./common.ts";
 
+/**
+ * The scattered floor's setup and statement: unique values scattered over
+ * the key space, as random codes are, from a bijective 32-bit mix of a
+ * sequence (one SQL function call per row).
+ */
+export const SCATTERED_FLOOR = [
+  `CREATE SEQUENCE floor_seq;
+   CREATE FUNCTION mix32(h bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+     SELECT (x >> 16) # x FROM (SELECT ((((y >> 16) # y) * 73244475) % 4294967296) AS x
+     FROM (SELECT ((((h >> 16) # h) * 73244475) % 4294967296) AS y) a) b $$`,
+  `UPDATE "user" SET invite_code = lpad(to_hex(mix32(nextval('floor_seq'))), 8, '0')
+   WHERE invite_code IS NULL`,
+] as const;
+
 /** The server, and what every PostgreSQL section does with it. */
 export type BenchServer = Awaited<ReturnType<typeof benchServer>>;
 

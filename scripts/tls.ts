@@ -148,29 +148,10 @@ export function makeCertificates(clientName: string): Certificates {
   ]);
   const revoked = issue("revoked", "localhost", `subjectAltName=${everywhere}`);
   issue("client", clientName, "extendedKeyUsage=clientAuth");
-  openssl([
-    "ca",
-    "-config",
-    "ca.cnf",
-    "-cert",
-    "ca.crt",
-    "-keyfile",
-    "ca.key",
-    "-revoke",
-    revoked.cert,
-  ], dir);
-  openssl([
-    "ca",
-    "-config",
-    "ca.cnf",
-    "-cert",
-    "ca.crt",
-    "-keyfile",
-    "ca.key",
-    "-gencrl",
-    "-out",
-    "ca.crl",
-  ], dir);
+  const ca = (...args: string[]) =>
+    openssl(["ca", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", ...args], dir);
+  ca("-revoke", revoked.cert);
+  ca("-gencrl", "-out", "ca.crl");
   const crlDir = join(dir, "crls");
   mkdirSync(crlDir);
   const hash = openssl(["crl", "-in", "ca.crl", "-noout", "-hash"], dir).trim();
