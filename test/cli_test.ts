@@ -164,6 +164,23 @@ describe("a table locked by another transaction", () => {
     assert.equal((await pg.rows()).filter((r) => isMissing(r.code)).length, 10);
   });
 
+  test("--timeout is seconds, and --json keeps stdout for the one report", async () => {
+    await lite.seed({ users: 2_000, missing: 2_000 });
+    const result = await cli(["--timeout", "5", "--json"], lite.env);
+    assert.equal(result.code, 0);
+    // Read as milliseconds, 5 would be spent before the first chunk.
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.status, "repaired");
+    assert.equal(lines(result.stdout).length, 1, "stdout holds the report alone");
+    assert.deepEqual(
+      lines(result.stderr).filter((line) => line.startsWith("INFO") || line.startsWith("SUCCESS")),
+      [
+        LOG.found(2_000),
+        LOG.success(2_000),
+      ],
+    );
+  });
+
   test("SQLite: WARNING that the database is locked, exit 0", async () => {
     await lite.seed({ users: 10, missing: 10 });
     const holder = new DatabaseSync(join(lite.env.DATA_DIR, "webui.db"));
