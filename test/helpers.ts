@@ -302,6 +302,8 @@ export async function outageProxy(target: URL): Promise<{
   port: number;
   down(): Promise<void>;
   up(): Promise<void>;
+  /** The network goes silent: connections stay open, and nothing more gets through. */
+  stall(): void;
   close(): Promise<void>;
 }> {
   const sockets = new Set<Socket>();
@@ -325,8 +327,14 @@ export async function outageProxy(target: URL): Promise<{
       server ? server.close(() => resolve()) : resolve();
       server = undefined;
     });
+  const stall = () => {
+    for (const s of sockets) {
+      s.unpipe();
+      s.pause();
+    }
+  };
   await up();
-  return { port, up, down, close: down };
+  return { port, up, down, stall, close: down };
 }
 
 /** A RegExp matching `text` literally. */

@@ -614,6 +614,32 @@ describe("outages and faults", () => {
     assert.equal(countMissing(await pg.rows()), 0);
   });
 
+  test("the network goes silent mid-repair: WARNING within seconds of --timeout, nothing written", async () => {
+    await pg.seed({ users: 150_000, missing: 150_000 });
+    const real = new URL(pg.env.DATABASE_URL);
+    const proxy = await outageProxy(real);
+    const via = new URL(real);
+    via.port = String(proxy.port);
+    try {
+      // One batch as large as the table: no estimate, only the deadline ends it.
+      const running = startCli(["--timeout", "5", "--batch-size", "1000000"], {
+        DATABASE_URL: via.href,
+      });
+      await waitForOutput(running, LOG.found(150000));
+      const started = Date.now();
+      proxy.stall();
+      assert.equal(await running.exited, 0, running.output());
+      // The deadline, then at most 3 s to give up on a connection that cannot even close.
+      assert.ok(Date.now() - started < 12_000, `ended ${Date.now() - started} ms after the stall`);
+      assert.match(running.output(), warned(/timed out at the deadline/));
+      outputs.push(running.output());
+    } finally {
+      await proxy.close();
+    }
+    await waitForLocksReleased();
+    assert.equal(countMissing(await pg.rows()), 150_000);
+  });
+
   test("the database goes away mid-repair: WARNING, nothing written", async () => {
     await pg.seed({ users: 150_000, missing: 150_000 });
     const real = new URL(pg.env.DATABASE_URL);
