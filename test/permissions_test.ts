@@ -85,6 +85,9 @@ test("Deno without permissions: one line naming the flags, and the usual exit co
   assert.equal(noNet.code, 2);
   assert.match(noNet.stdout, /^ERROR: Could not check invite codes: .*net access.*--allow-net/);
   assert.doesNotMatch(noNet.stdout + noNet.stderr, /^\s+at /m);
+  // And the report says what kind of failure it was.
+  const noNetJson = await deno(["--allow-env", "--allow-read"], ["--check", "--json"], env);
+  assert.equal(JSON.parse(noNetJson.stdout).error.kind, "permission");
   const probe = await run("deno", ["run", "--no-prompt", join(ROOT, "health.ts")], { env });
   assert.equal(probe.code, 2);
   assert.equal(probe.stderr, `ERROR: ${LOG.needsEnvPermission(command("health.ts"))}\n`);

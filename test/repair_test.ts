@@ -296,3 +296,8 @@ function failOnUserTrigger(dialect: string, column: string, value: string): stri
     CREATE TRIGGER refuse BEFORE UPDATE ON "user" FOR EACH ROW
       WHEN (NEW.${column} = '${value}') EXECUTE FUNCTION refuse()`;
 }
+
+test("progress lines round down: never 100% before the last user", () => {
+  assert.equal(LOG.progress(1, 3), "INFO: Generated invite codes for 1 of 3 users (33%)");
+  assert.equal(LOG.progress(999, 1000), "INFO: Generated invite codes for 999 of 1000 users (99%)");
+});

@@ -16,6 +16,7 @@
 import { connect as tcpConnect, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { errorMessage, InviteCodeError } from "../errors.ts";
+import { isPermissionError } from "../runtime.ts";
 import {
   type Endpoint,
   endpoints,
@@ -275,6 +276,11 @@ function connector(
           socket.once("close", () => open.delete(socket));
           return socket;
         } catch (error) {
+          // The runtime forbade it (Deno without --allow-net): no host would do better.
+          if (isPermissionError(error)) {
+            restart();
+            throw error;
+          }
           failures.push(`${endpoint.label}: ${errorMessage(error)}`);
           // libpq moves on only when a host cannot be reached in time; a
           // failed TLS handshake or a server without TLS ends the attempt.

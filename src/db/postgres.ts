@@ -28,7 +28,8 @@ import {
 } from "./dialect.ts";
 import { driverOptions } from "../connect/connector.ts";
 import type { PostgresTarget } from "../connect/conninfo.ts";
-import { InviteCodeError } from "../errors.ts";
+import { errorMessage, InviteCodeError } from "../errors.ts";
+import { isPermissionError } from "../runtime.ts";
 import { LOG } from "../messages.ts";
 import type { Env } from "../connect/environment.ts";
 
@@ -587,6 +588,9 @@ const SQLSTATE_KINDS: Record<string, InviteCodeError["kind"]> = {
 /** Map a postgres.js or socket error to an `InviteCodeError` with one line. */
 function translateError(error: unknown): InviteCodeError {
   if (error instanceof InviteCodeError) return error;
+  if (isPermissionError(error)) {
+    return new InviteCodeError("permission", errorMessage(error), { cause: error });
+  }
   const e = error as { code?: string; message?: string; errno?: string };
   const code = String(e?.code ?? "");
   const message = String(e?.message ?? error);
