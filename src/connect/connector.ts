@@ -177,8 +177,6 @@ export interface Connector {
    * supplied" and nothing is sent.
    */
   password(): string | Promise<string>;
-  /** The host the latest socket reached, as messages name it. */
-  host(): string | undefined;
   /**
    * A new session's server said what it is: true to keep it; false when
    * `target_session_attrs` rejects it, and the next socket goes to the next
@@ -302,9 +300,6 @@ function connector(
       // As libpq: no password (or an empty one) is never sent; the attempt ends here.
       latest?.destroy(new InviteCodeError("connect", "fe_sendauth: no password supplied"));
       return new Promise<string>(() => {});
-    },
-    host() {
-      return current === undefined ? undefined : list[current].label;
     },
     admit(state) {
       const why = sessionMismatch(settings.attrs, state, pass);
