@@ -27,7 +27,6 @@ import { LOG } from "./messages.ts";
 import { type Env, envSecrets } from "./connect/environment.ts";
 import { resolveTarget } from "./connect/target.ts";
 
-/** How to run a repair. Every field is optional. */
 /**
  * How a background repair spares the application its database: committed
  * batches, a cap on the write rate, and a pause while the server is busy.
@@ -43,6 +42,7 @@ export interface Throttle {
   onPause?: (why: string | null) => void;
 }
 
+/** How to run a repair. Every field is optional. */
 export interface RepairOptions {
   /** Where to read `DATABASE_URL` and friends; default `process.env`. */
   env?: Env;
