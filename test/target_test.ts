@@ -470,3 +470,8 @@ test("query keys are percent-decoded as SQLAlchemy does; ssl= is asyncpg's alone
     /at most 63 bytes/,
   );
 });
+
+test("a raw @ in a password ends it, as in SQLAlchemy: the rest is read as the host", () => {
+  const url = parseSqlalchemyUrl("postgresql://u:p@ss@db/x");
+  assert.deepEqual([url.username, url.password, url.host, url.database], ["u", "p", "ss@db", "x"]);
+});
