@@ -244,8 +244,7 @@ describe("probe through a database outage", () => {
     await db.seed({ users: 5 });
     const real = new URL(db.env.DATABASE_URL);
     const proxy = await outageProxy(real);
-    const viaProxy = new URL(real);
-    viaProxy.port = String(proxy.port);
+    const viaProxy = proxy.url;
     const { probe, base } = await startProbe({
       DATABASE_URL: viaProxy.href,
       HEALTH_TIMEOUT_MS: "1000",

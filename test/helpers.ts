@@ -300,6 +300,8 @@ export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void
  */
 export async function outageProxy(target: URL): Promise<{
   port: number;
+  /** `target` reached through the proxy. */
+  url: URL;
   down(): Promise<void>;
   up(): Promise<void>;
   /** The network goes silent: connections stay open, and nothing more gets through. */
@@ -334,7 +336,9 @@ export async function outageProxy(target: URL): Promise<{
     }
   };
   await up();
-  return { port, up, down, stall, close: down };
+  const url = new URL(target);
+  url.port = String(port);
+  return { port, url, up, down, stall, close: down };
 }
 
 /** A RegExp matching `text` literally. */

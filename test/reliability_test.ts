@@ -618,8 +618,7 @@ describe("outages and faults", () => {
     await pg.seed({ users: 150_000, missing: 150_000 });
     const real = new URL(pg.env.DATABASE_URL);
     const proxy = await outageProxy(real);
-    const via = new URL(real);
-    via.port = String(proxy.port);
+    const via = proxy.url;
     try {
       // One batch as large as the table: no estimate, only the deadline ends it.
       const running = startCli(["--timeout", "5", "--batch-size", "1000000"], {
@@ -644,8 +643,7 @@ describe("outages and faults", () => {
     await pg.seed({ users: 150_000, missing: 150_000 });
     const real = new URL(pg.env.DATABASE_URL);
     const proxy = await outageProxy(real);
-    const via = new URL(real);
-    via.port = String(proxy.port);
+    const via = proxy.url;
     try {
       const running = startCli(["--timeout", "20"], { DATABASE_URL: via.href });
       await waitForOutput(running, LOG.found(150000));
@@ -995,8 +993,7 @@ describe("the probe under stress", () => {
     const pg = await postgresFixture();
     const real = new URL(pg.env.DATABASE_URL);
     const proxy = await outageProxy(real);
-    const via = new URL(real);
-    via.port = String(proxy.port);
+    const via = proxy.url;
     const port = await freePort();
     const [command, args] = runtimeCommand(join(ROOT, "health.ts"));
     const probe = launch(command, args, {
