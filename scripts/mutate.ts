@@ -1,7 +1,7 @@
 /**
  * Plant known bugs one at a time and see whether the suite catches each:
  *
- *   node scripts/mutate.ts [name-substring]
+ *   node scripts/mutate.ts [name-substring ...]
  *
  * For every mutation, the source is changed, the named test files run under
  * Node (or Deno, for what only Deno does: `node scripts/test.ts <runtime>
@@ -833,8 +833,10 @@ function passes(tests: string[], runtime: "node" | "deno" = "node"): { ok: boole
   return { ok: run.status === 0, why: failed.slice(0, 160) };
 }
 
-const filter = process.argv[2];
-const chosen = MUTATIONS.filter((m) => !filter || m.name.includes(filter));
+const filters = process.argv.slice(2);
+const chosen = MUTATIONS.filter((m) =>
+  filters.length === 0 || filters.some((f) => m.name.includes(f))
+);
 // Every mutation must change exactly one place, or it plants something else.
 for (const mutation of chosen) {
   const text = readFileSync(`${ROOT}/${mutation.file}`, "utf8");
