@@ -469,3 +469,25 @@ test("by default a result is fresh for 2 s: back-to-back requests cost one check
     await db.close();
   }
 });
+
+test("a variable set but empty (compose's ${VAR:-}) means its default", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 5 });
+    const empty = Object.fromEntries(
+      ["HEALTH_PORT", "HEALTH_CACHE_MS", "HEALTH_TIMEOUT_MS", "REPAIR_INTERVAL", "REPAIR_MAX_LAG"]
+        .map((name) => [name, ""]),
+    );
+    const probe = createProbe({ env: { ...db.env, ...empty }, log: () => {} });
+    try {
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push(await probe.app.request(PROBE_PATH));
+      assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200]);
+      assert.equal(probe.inspector.inspections, 1, "fresh for the default 2 s");
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await db.close();
+  }
+});

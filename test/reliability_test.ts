@@ -9,6 +9,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
+import { repairLockKey } from "../src/db/postgres.ts";
 import { repair } from "../src/repair.ts";
 import {
   generateInviteCodes,
@@ -266,31 +267,59 @@ describe("SIGKILL during a backfill", () => {
     await assertGoneWithin(3000);
   });
 
-  test("PostgreSQL: killed while waiting for the lock, its backend is gone within 3 s", async () => {
-    await pg.seed({ users: 100, missing: 100 });
+  /** Hold the repair's lock on the fixture's schema while `work` runs. */
+  async function holdingTheLock(work: (release: () => Promise<void>) => Promise<void>) {
     const holder = admin(new URL(pg.env.DATABASE_URL).pathname.slice(1));
     try {
-      await holder`SELECT pg_advisory_lock(hashtextextended('invite-code-repair:public', 0))`;
-      const running = startCli([], pg.env);
-      const sql = admin();
-      try {
-        const until = Date.now() + 30_000;
-        while (
-          (await sql`SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE application_name = 'invite-code-repair' AND wait_event_type = 'Lock'`)[0].n === 0
-        ) {
-          assert.ok(Date.now() < until, "the repair waits for the lock");
-          await sleep(50);
-        }
-      } finally {
-        await sql.end();
-      }
-      sendSignal(running, "SIGKILL");
-      await running.exited;
-      await assertGoneWithin(3000);
+      await holder`SELECT pg_advisory_lock(hashtextextended(${repairLockKey("public")}, 0))`;
+      await work(async () => {
+        await holder`SELECT pg_advisory_unlock_all()`;
+      });
     } finally {
       await holder.end();
     }
+  }
+
+  /** Resolves once a repair's backend waits for a lock. */
+  async function repairWaitsForTheLock() {
+    const sql = admin();
+    try {
+      const until = Date.now() + 30_000;
+      while (
+        (await sql`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE application_name = 'invite-code-repair' AND wait_event_type = 'Lock'`)[0].n === 0
+      ) {
+        assert.ok(Date.now() < until, "the repair waits for the lock");
+        await sleep(50);
+      }
+    } finally {
+      await sql.end();
+    }
+  }
+
+  test("PostgreSQL: killed while waiting for the lock, its backend is gone within 3 s", async () => {
+    await pg.seed({ users: 100, missing: 100 });
+    await holdingTheLock(async () => {
+      const running = startCli([], pg.env);
+      await repairWaitsForTheLock();
+      sendSignal(running, "SIGKILL");
+      await running.exited;
+      await assertGoneWithin(3000);
+    });
+  });
+
+  test("PostgreSQL: a default start waits out another replica's 12.5 s repair (its deadline is 120 s)", async () => {
+    await pg.seed({ users: 100, missing: 100 });
+    await holdingTheLock(async (release) => {
+      const running = startCli([], pg.env);
+      await repairWaitsForTheLock();
+      // The deadline was set before the wait began: 12.5 s later it is past 12 s.
+      await sleep(12_500);
+      await release();
+      assert.equal(await running.exited, 0);
+      assert.match(running.output(), literal(LOG.success(100)));
+    });
+    assert.equal(countMissing(await pg.rows()), 0);
   });
 
   test("SQLite, atomic: all or nothing after a kill, rerun completes", async () => {

@@ -36,6 +36,19 @@ import type { Env } from "../connect/environment.ts";
 type Sql = postgres.Sql<Record<string, never>>;
 
 /**
+ * The advisory lock that lets one replica repair a schema at a time.
+ *
+ * @example
+ * ```ts
+ * repairLockKey("public"); // "invite-code-repair:public"
+ * ```
+ * @param schema The schema being repaired.
+ */
+export function repairLockKey(schema: string): string {
+  return `invite-code-repair:${schema}`;
+}
+
+/**
  * The postgres.js options this dialect sets. Its published types lack the
  * `socket` function and host arrays that its code accepts (src/index.js,
  * src/connection.js), hence one cast where they are passed.
@@ -331,7 +344,7 @@ export function openPostgres(
         return await inTransaction("default", async (tx) => {
           // Transaction-scoped: released on commit, rollback or a dropped connection.
           await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-            `invite-code-repair:${facts.schema}`,
+            repairLockKey(facts.schema),
           ]);
           return await work(repairTransaction(tx, chunk, table, writers, missing));
         });
