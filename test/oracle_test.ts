@@ -19,9 +19,18 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { RUNTIME } from "../src/runtime.ts";
@@ -74,6 +83,8 @@ interface Case {
   refusedOn?: { runtime: typeof RUNTIME; because: RegExp };
   /** An extra check on the tool's own refusal. */
   toolWhy?: RegExp;
+  /** The case gives a file to another user, which only root may do. */
+  chowns?: true;
   /** The TLS server without ALPN must receive nothing after the handshake (no startup, no password). */
   silentTlsPeer?: boolean;
 }
@@ -259,6 +270,26 @@ const CASES: Case[] = [
       });
     },
   })),
+  {
+    // libpq allows 0640 only when root owns the key; anyone else's must be 0600.
+    name: "client certificate, key mode 0640 owned by another user than root",
+    chowns: true,
+    toolWhy: /has group or world access/,
+    keywords: (w) => {
+      const key = join(w.certs.dir, "client-0640-user.key");
+      writeFileSync(key, readFileSync(w.certs.clientKey));
+      chmodSync(key, 0o640);
+      chownSync(key, 1000, 1000);
+      return base(w, {
+        user: "certuser",
+        password: "",
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        sslcert: w.certs.clientCert,
+        sslkey: key,
+      });
+    },
+  },
   ...([["right", true], ["wrong", false], ["no", undefined]] as const).map((
     [label, right],
   ): Case => ({
@@ -740,6 +771,8 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     const skip = missing ??
       (c.home && !canMountHome
         ? "files under HOME need root and unshare to show psql the same home"
+        : c.chowns && process.getuid?.() !== 0
+        ? "giving a file to another user needs root"
         : undefined);
     test(c.name, { skip }, async () => {
       await serve(c.server ?? "good");
