@@ -147,7 +147,7 @@ for (const [label, bin] of SERVERS) {
     });
 
     for (const attrs of ATTRS) {
-      for (const order of ["standby first", "standby last", "a host down first"]) {
+      for (const order of ["standby first", "standby last", "a host down first", "no standby"]) {
         test(`target_session_attrs=${attrs}, ${order}: the server psql picks`, {
           skip: oracleMissing(),
         }, async () => {
@@ -155,7 +155,9 @@ for (const [label, bin] of SERVERS) {
             ? [standby.port, primary.port]
             : order === "standby last"
             ? [primary.port, standby.port]
-            : [closed, standby.port, primary.port];
+            : order === "a host down first"
+            ? [closed, standby.port, primary.port]
+            : [closed, primary.port];
           const keywords = {
             host: hosts.map(() => "127.0.0.1").join(","),
             port: hosts.join(","),
@@ -204,6 +206,35 @@ for (const [label, bin] of SERVERS) {
       assert.deepEqual(lines(repaired.stdout), [LOG.found(40), LOG.success(40)], repaired.stderr);
       const after = await counts(primary);
       assert.deepEqual(after, { missing: 0, held: 300, distinct: 300 });
+    });
+
+    test("the probe's next connection starts again at the first host, as every libpq connection does", async () => {
+      // Standby first: each connection passes it over for the primary.
+      const env = { DATABASE_URL: listUrl([standby, primary], "read-write"), HOME: home };
+      const probe = createProbe({ env, settings: { cacheMs: 0 }, log: () => {} });
+      try {
+        for (let round = 0; round < 3; round++) {
+          const answer = await probe.app.request("/health/invite-codes");
+          const body = await answer.json();
+          assert.equal(
+            body.checks["invite_codes:server"]?.[0].observedValue,
+            "primary",
+            `round ${round}: ${JSON.stringify(body)}`,
+          );
+          // End the probe's session, as a pooler or a restart would: it must connect anew.
+          const sql = postgres(primary.url, { max: 1, onnotice: () => {} });
+          try {
+            await sql`SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+              WHERE application_name = 'invite-code-repair' AND pid <> pg_backend_pid()`;
+          } finally {
+            await sql.end();
+          }
+          // Let the probe's driver see its socket close before the next check.
+          await sleep(300);
+        }
+      } finally {
+        await probe.close();
+      }
     });
   });
 
