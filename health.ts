@@ -263,7 +263,8 @@ export function createProbe(
     inspector,
     stats,
     async close() {
-      healer?.stop();
+      // The healer first: its last refresh must not meet a closed inspector.
+      await healer?.stop();
       await inspector.close();
     },
   };

@@ -62,6 +62,11 @@ export interface RepairOptions {
   chunkSize?: number;
   /** Between batches (with `batchSize`): pace the writes and pause while the server is busy. */
   throttle?: Throttle;
+  /**
+   * With `batchSize`: once aborted, stop after the batch in progress commits
+   * (or at once, while paused). What committed stays and is reported.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a repair did; `--json` prints it. */
@@ -224,6 +229,7 @@ async function repairOpen(
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK,
     budget: options.batchSize ?? Infinity,
     throttle: options.throttle,
+    signal: options.signal,
     deadline,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     progressIntervalMs: options.progressIntervalMs ?? 5000,
@@ -239,7 +245,8 @@ async function repairOpen(
   }
   report.status = "repaired";
   log(LOG.success(backfill.generated));
-  return { table, backfill };
+  // Stopped on request: the upkeep is for a finished repair.
+  return backfill.stopped ? undefined : { table, backfill };
 }
 
 /** Best-effort work after the codes committed. */
@@ -284,6 +291,7 @@ interface BackfillSettings {
   /** Users per transaction; Infinity for one atomic transaction. */
   budget: number;
   throttle?: Throttle;
+  signal?: AbortSignal;
   deadline: number;
   /** The --timeout the deadline came from, for the line that says it is too short. */
   timeoutMs: number;
@@ -301,6 +309,8 @@ class Backfill {
   generated = 0;
   /** Users found missing under the lock (0: another replica did the work). */
   found = 0;
+  /** The signal stopped it between batches, with users still missing. */
+  stopped = false;
   #table: UserTable;
   #settings: BackfillSettings;
   #cursor: Cursor | null = null;
@@ -324,9 +334,14 @@ class Backfill {
     const began = Date.now();
     const from = this.generated;
     let done = false;
+    const { signal, throttle } = this.#settings;
     while (!done) {
       done = await this.#table.transaction((tx) => this.#transaction(tx));
-      if (!done && this.#settings.throttle) await this.#pace(this.#settings.throttle, began, from);
+      if (!done && throttle) await this.#pace(throttle, began, from);
+      if (!done && signal?.aborted) {
+        this.stopped = true;
+        return;
+      }
     }
   }
 
@@ -341,13 +356,29 @@ class Backfill {
         : null;
       throttle.onPause?.(why);
       if (why === null || Date.now() + PAUSE_MS >= this.#settings.deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
+      if (await this.#wait(PAUSE_MS)) return;
     }
     if (throttle.maxRate > 0) {
       const due = began + ((this.generated - from) * 1000) / throttle.maxRate;
-      const wait = Math.min(due, this.#settings.deadline) - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await this.#wait(Math.min(due, this.#settings.deadline) - Date.now());
     }
+  }
+
+  /** Wait `ms`, or less when the signal aborts; true when it did. */
+  async #wait(ms: number): Promise<boolean> {
+    const signal = this.#settings.signal;
+    if (signal?.aborted) return true;
+    if (ms <= 0) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort = () => {};
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      onAbort = resolve;
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+    return signal?.aborted ?? false;
   }
 
   async #transaction(tx: RepairTransaction): Promise<boolean> {

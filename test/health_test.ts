@@ -11,6 +11,7 @@ import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
   FIXTURES,
+  isMissing,
   launch,
   literal,
   outageProxy,
@@ -487,6 +488,35 @@ test("a variable set but empty (compose's ${VAR:-}) means its default", async ()
     } finally {
       await probe.close();
     }
+  } finally {
+    await db.close();
+  }
+});
+
+test("closing the probe stops its background repair after the batch in progress", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 30_000, missing: 30_000 });
+    const probe = createProbe({
+      env: { ...db.env, REPAIR_INTERVAL: "1", REPAIR_BATCH_SIZE: "1000", REPAIR_MAX_RATE: "2000" },
+      settings: { cacheMs: 0 },
+      log: () => {},
+    });
+    const missing = async () => (await db.rows()).filter((row) => isMissing(row.code)).length;
+    let left = 30_000;
+    for (let i = 0; i < 200 && left === 30_000; i++) {
+      await sleep(50);
+      left = await missing();
+    }
+    assert.ok(left < 30_000, "the repair began");
+    const closing = Date.now();
+    await probe.close();
+    assert.ok(Date.now() - closing < 2_000, `closed in ${Date.now() - closing} ms`);
+    const stoppedAt = await missing();
+    assert.equal(stoppedAt % 1000, 0, `whole batches only: ${stoppedAt} missing`);
+    await sleep(1_500);
+    assert.equal(await missing(), stoppedAt, "no batch after the close");
+    assert.ok(stoppedAt > 0, "stopped before the end");
   } finally {
     await db.close();
   }

@@ -44,7 +44,7 @@ type Sql = postgres.Sql<Record<string, never>>;
  * ```
  * @param schema The schema being repaired.
  */
-export function repairLockKey(schema: string): string {
+export function repairLockKey(schema: string | null): string {
   return `invite-code-repair:${schema}`;
 }
 

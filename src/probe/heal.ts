@@ -17,7 +17,8 @@ const ROUND_MS = 3_600_000;
 
 /** A running healer. */
 export interface Healer {
-  stop(): void;
+  /** Stop: a repair in progress ends after its current batch commits. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -26,7 +27,7 @@ export interface Healer {
  * @example
  * ```ts
  * const healer = startHealing({ intervalMs: 60_000, inspector, env, log: console.log, stats });
- * healer.stop();
+ * await healer.stop();
  * ```
  * @param options The interval, the inspector to look with, the environment,
  *   where lines go, and the counters to update.
@@ -52,35 +53,44 @@ export function startHealing(options: {
     },
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
+  const stopping = new AbortController();
+  let running: Promise<void> = Promise.resolve();
 
   async function round(): Promise<void> {
     const { result } = await inspector.refresh();
     if (result.status !== "missing") return;
     // In committed batches, paced: the application keeps its database, and
     // whatever a round commits stays done if the probe restarts.
-    const report = await repair({ env, log, batchSize, throttle, timeoutMs: ROUND_MS });
+    const report = await repair({
+      env,
+      log,
+      batchSize,
+      throttle,
+      timeoutMs: ROUND_MS,
+      signal: stopping.signal,
+    });
     stats.paused = false;
     if (report.generated > 0) {
       stats.repairs++;
       stats.repairedUsers += report.generated;
       stats.lastRepairSeconds = Math.floor(Date.now() / 1000);
     }
-    await inspector.refresh();
+    if (!stopping.signal.aborted) await inspector.refresh();
   }
 
   function schedule(delay: number): void {
-    if (stopped) return;
+    if (stopping.signal.aborted) return;
     timer = setTimeout(() => {
       // One round at a time: the next is scheduled when this one ends.
-      round().catch(() => {}).finally(() => schedule(intervalMs));
+      running = round().catch(() => {}).finally(() => schedule(intervalMs));
     }, delay);
   }
   schedule(0);
   return {
-    stop() {
-      stopped = true;
+    async stop() {
+      stopping.abort();
       clearTimeout(timer);
+      await running;
     },
   };
 }
