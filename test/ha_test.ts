@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { createProbe } from "../health.ts";
 import { repair } from "../mod.ts";
-import { LOG } from "../src/messages.ts";
+import { LOG, PROBE_LOG } from "../src/messages.ts";
 import { freePort } from "../scripts/net.ts";
 import { createUserTableSql, POSTGRES_SEED, seedUsersSql } from "../scripts/openwebui.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
@@ -296,6 +296,70 @@ for (const [label, bin] of SERVERS) {
         }
       });
     }
+  });
+
+  describe(`the self-healing probe and a lagging standby: ${label}`, () => {
+    test("replay paused on the standby: the repair pauses, says why, and finishes once replay resumes", async () => {
+      const users = 20_000;
+      const { primary, standby } = await pair(bin, users, users);
+      const onStandby = postgres(standby.url, { max: 1, onnotice: () => {} });
+      const printed: string[] = [];
+      // Feedback every second, so the primary sees the lag grow (and clear) soon.
+      await onStandby.unsafe("ALTER SYSTEM SET wal_receiver_status_interval = 1");
+      await onStandby.unsafe("SELECT pg_reload_conf()");
+      await onStandby.unsafe("SELECT pg_wal_replay_pause()");
+      const probe = createProbe({
+        env: {
+          DATABASE_URL: primary.url,
+          HOME: home,
+          REPAIR_INTERVAL: "1",
+          REPAIR_BATCH_SIZE: "1000",
+          REPAIR_MAX_RATE: "2000",
+          REPAIR_MAX_LAG: "1",
+        },
+        settings: { cacheMs: 0 },
+        log: (line) => printed.push(line),
+      });
+      const metric = async (name: string) => {
+        const text = await (await probe.app.request("/metrics")).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      };
+      try {
+        // Until it pauses, or repairs everyone without pausing.
+        for (
+          let i = 0;
+          i < 300 && await metric("invite_codes_repair_paused") !== 1 &&
+          await metric("invite_codes_missing") !== 0;
+          i++
+        ) {
+          await sleep(100);
+        }
+        assert.equal(await metric("invite_codes_repair_paused"), 1, printed.join("\n"));
+        const lagging = printed.find((line) =>
+          line.startsWith(PROBE_LOG.paused("replication lag "))
+        );
+        assert.ok(lagging, printed.join("\n"));
+        // Paused mid-way, and it stays so while the standby does not replay.
+        const paused = await metric("invite_codes_missing");
+        assert.ok(paused > 0 && paused < users, `paused with ${paused} missing`);
+        await sleep(2_000);
+        assert.equal(await metric("invite_codes_missing"), paused);
+        await onStandby.unsafe("SELECT pg_wal_replay_resume()");
+        let missing = paused;
+        for (let i = 0; i < 600 && missing !== 0; i++) {
+          await sleep(100);
+          missing = await metric("invite_codes_missing");
+        }
+        assert.equal(missing, 0, printed.join("\n"));
+        assert.equal(await metric("invite_codes_repair_paused"), 0);
+        assert.ok(printed.includes(PROBE_LOG.resumed()), printed.join("\n"));
+      } finally {
+        await probe.close();
+        await onStandby.end();
+        await standby.stop();
+        await primary.stop();
+      }
+    });
   });
 
   describe(`the self-healing probe across a failover: ${label}`, () => {
