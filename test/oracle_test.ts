@@ -28,6 +28,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -51,6 +52,8 @@ interface World {
   tlsPeer: TlsPeer;
   /** A port nothing listens on. */
   closed: number;
+  /** A port that accepts connections and never says a word. */
+  silent: number;
   /** A folder of OpenSSL hashed links to the test CA, for SSL_CERT_DIR. */
   hashedCaDir: string;
 }
@@ -87,6 +90,8 @@ interface Case {
   chowns?: true;
   /** The TLS server without ALPN must receive nothing after the handshake (no startup, no password). */
   silentTlsPeer?: boolean;
+  /** Both clients must take at least this long (connect_timeout's floor). */
+  atLeastMs?: number;
 }
 
 const BOTH: readonly Oracle[] = [15, 17];
@@ -635,6 +640,32 @@ const CASES: Case[] = [
         sslrootcert: w.certs.ca,
       }),
   },
+  // connect_timeout bounds a host's whole attempt, up to its session's answer
+  // (libpq 17 reads 1 as one second; 16 and older as two).
+  ...["1.5", "ten", " 3 ", "-1", "0"].map((value): Case => ({
+    name: `connect_timeout=${JSON.stringify(value)}: a whole number or refused, as libpq reads it`,
+    keywords: (w) => base(w, { connect_timeout: value }),
+  })),
+  ...(["disable", "prefer"] as const).flatMap((sslmode): Case[] => [
+    {
+      name:
+        `connect_timeout=1, a host that never answers, sslmode=${sslmode}: a second, then an error`,
+      keywords: (w) =>
+        base(w, { host: "127.0.0.1", port: String(w.silent), sslmode, connect_timeout: "1" }),
+      atLeastMs: 950,
+    },
+    {
+      name: `connect_timeout=1, a host that never answers, then the server, sslmode=${sslmode}`,
+      keywords: (w) =>
+        base(w, {
+          host: "127.0.0.1,127.0.0.1",
+          port: `${w.silent},${w.pg}`,
+          sslmode,
+          connect_timeout: "1",
+        }),
+      atLeastMs: 950,
+    },
+  ]),
 ];
 
 let world: World;
@@ -642,6 +673,15 @@ let server: TestServer;
 let admin: postgres.Sql;
 let serverState: ServerState = "good";
 const scratch: string[] = [];
+let silentServer: Server | undefined;
+const silentSockets: Socket[] = [];
+
+/** Listen on a free port, accept, and never answer; the port. */
+async function listenSilently(): Promise<number> {
+  silentServer = createServer((socket) => silentSockets.push(socket));
+  await new Promise<void>((resolve) => silentServer!.listen(0, "127.0.0.1", resolve));
+  return (silentServer.address() as AddressInfo).port;
+}
 /** A HOME with the case's files, as libpq looks for them. */
 function makeHome(files: HomeFiles | undefined): string {
   const home = mkdtempSync(join(tmpdir(), "invite-code-oracle-home-"));
@@ -751,11 +791,14 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         readFileSync(certs.serverKey),
       ),
       closed: await freePort(),
+      silent: await listenSilently(),
       hashedCaDir,
     };
   });
 
   after(async () => {
+    silentServer?.close();
+    for (const socket of silentSockets) socket.destroy();
     await world?.peer.close();
     await world?.tlsPeer.close();
     await admin?.end();
@@ -781,11 +824,19 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       const home = makeHome(c.home);
       const before = world.peer.arrivals.length;
       const tlsBefore = world.tlsPeer.received.length;
+      const toolStarted = Date.now();
       const tool = await toolVerdict(keywords, env, home);
+      const toolMs = Date.now() - toolStarted;
       const toolArrivals = world.peer.arrivals.slice(before);
       for (const version of c.oracles ?? BOTH) {
         const start = world.peer.arrivals.length;
+        const libpqStarted = Date.now();
         const libpq = await psqlVerdict(version, keywords, env, home);
+        const libpqMs = Date.now() - libpqStarted;
+        if (c.atLeastMs) {
+          assert.ok(libpqMs >= c.atLeastMs, `libpq ${version} took ${libpqMs} ms`);
+          assert.ok(toolMs >= c.atLeastMs, `the tool took ${toolMs} ms`);
+        }
         const libpqArrivals = world.peer.arrivals.slice(start);
         const say = `libpq ${version}: ${JSON.stringify(libpq)}; tool: ${JSON.stringify(tool)}`;
         if (c.refusedOn?.runtime === RUNTIME) {

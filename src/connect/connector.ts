@@ -132,12 +132,17 @@ export function driverOptions(
   if (conninfo.load_balance_hosts === "random") shuffle(pairs);
   const list = pairs.map((pair) => pair.endpoint);
   const passwords = pairs.map((pair) => pair.password);
-  const timeout = Number(conninfo.connect_timeout ?? 0);
-  if (!Number.isFinite(timeout)) {
-    refuse(`invalid connect_timeout value ${shown(conninfo.connect_timeout ?? "")}`);
+  // libpq's parse_int_param: a whole number in base 10, blanks around it allowed.
+  const rawTimeout = conninfo.connect_timeout ?? "0";
+  const timeout = /^\s*[+-]?\d{1,10}\s*$/.test(rawTimeout) ? Number(rawTimeout) : NaN;
+  if (!(Math.abs(timeout) <= 2 ** 31 - 1)) {
+    refuse(
+      `invalid integer value ${shown(rawTimeout)} for connection option "connect_timeout"`,
+    );
   }
-  // libpq: 0 or none means wait forever (here: until the deadline); under 2 means 2.
-  const perAttemptMs = timeout > 0 ? Math.max(2, Math.floor(timeout)) * 1000 : Infinity;
+  // libpq 17: 0, negative or none waits forever (here: until the deadline), and
+  // 1 means one second (libpq 16 and older read 1 as 2).
+  const perAttemptMs = timeout > 0 ? timeout * 1000 : Infinity;
   const keepIdle = conninfo.keepalives_idle === undefined ? 60 : Number(conninfo.keepalives_idle);
   const connect = connector(list, passwords, sslMode(conninfo), tlsOptions(conninfo, env), {
     perAttemptMs,
@@ -149,7 +154,8 @@ export function driverOptions(
     username,
     password: connect.password,
     database,
-    connectTimeoutSeconds: Number.isFinite(perAttemptMs) ? perAttemptMs / 1000 : 30,
+    // A backstop behind the connector's own bound on each host's attempt.
+    connectTimeoutSeconds: Number.isFinite(perAttemptMs) ? perAttemptMs / 1000 + 1 : 30,
     keepAlive: conninfo.keepalives === "0" ? null : Math.max(1, keepIdle || 60),
     connection: {
       application_name: conninfo.application_name ?? conninfo.fallback_application_name ??
@@ -191,6 +197,12 @@ export interface Connector {
    */
   retryOtherWay(error: unknown): boolean;
   /**
+   * After a failed connection: whether its host ran out of connect_timeout
+   * before its session answered, with another host left, which libpq then
+   * tries. Throws the `connect` error naming every host when none is left.
+   */
+  movedOn(): boolean;
+  /**
    * The attempt is over, kept or failed: the next connection starts again
    * from the first host, as every new libpq connection does.
    */
@@ -227,6 +239,14 @@ function connector(
   let current: number | undefined;
   let latest: Socket | TLSSocket | undefined;
   const open = new Set<Socket | TLSSocket>();
+  // connect_timeout bounds a host's whole attempt, up to its session's answer.
+  let sessionTimer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+
+  function answered(): void {
+    clearTimeout(sessionTimer);
+    sessionTimer = undefined;
+  }
 
   function restart(): void {
     queue = list.map((_, i) => i);
@@ -237,19 +257,19 @@ function connector(
 
   async function attempt(endpoint: Endpoint): Promise<Socket | TLSSocket> {
     const limit = Math.min(settings.perAttemptMs, Math.max(1, settings.deadline() - Date.now()));
-    const plain = await withTimeout(limit, endpoint.label, openSocket(endpoint));
+    const plain = await withTimeout(limit, openSocket(endpoint));
     if (endpoint.kind === "unix" || !tlsFirst) return plain;
     try {
       return await withTimeout(
         limit,
-        endpoint.label,
         secure(plain, endpoint, mode, tls, settings.negotiation),
       );
     } catch (error) {
       plain.destroy();
-      // libpq in prefer mode falls back to a plain connection when TLS fails.
-      if (mode !== "prefer") throw error;
-      return await withTimeout(limit, endpoint.label, openSocket(endpoint));
+      // libpq in prefer mode falls back to a plain connection when TLS fails,
+      // but a host out of time is given up, not tried again.
+      if (mode !== "prefer" || error instanceof AttemptTimeout) throw error;
+      return await withTimeout(limit, openSocket(endpoint));
     }
   }
 
@@ -266,12 +286,27 @@ function connector(
         const index = queue.shift();
         if (index === undefined) exhausted();
         const endpoint = list[index];
+        const began = Date.now();
         try {
           const socket = await attempt(endpoint);
           current = index;
           latest = socket;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
+          answered();
+          timedOut = false;
+          const left = Math.min(settings.perAttemptMs, settings.deadline() - began) -
+            (Date.now() - began);
+          if (Number.isFinite(settings.perAttemptMs)) {
+            const timer = setTimeout(() => {
+              timedOut = true;
+              const expired = new AttemptTimeout();
+              failures.push(`${endpoint.label}: ${expired.message}`);
+              socket.destroy(expired);
+            }, Math.max(0, left));
+            sessionTimer = timer;
+            socket.once("close", () => clearTimeout(timer));
+          }
           return socket;
         } catch (error) {
           // The runtime forbade it (Deno without --allow-net): no host would do better.
@@ -302,6 +337,7 @@ function connector(
       return new Promise<string>(() => {});
     },
     admit(state) {
+      answered();
       const why = sessionMismatch(settings.attrs, state, pass);
       if (why === null) return true;
       failures.push(`${current === undefined ? "?" : list[current].label}: ${why}`);
@@ -322,7 +358,14 @@ function connector(
       if (current !== undefined) queue.unshift(current);
       return true;
     },
+    movedOn() {
+      if (!timedOut) return false;
+      timedOut = false;
+      if (queue.length === 0) exhausted();
+      return true;
+    },
     settled() {
+      answered();
       restart();
     },
     async hungUp() {
@@ -362,19 +405,20 @@ function openSocket(endpoint: Endpoint): Promise<Socket> {
 
 /** One host did not answer within connect_timeout (or the deadline). */
 class AttemptTimeout extends Error {
-  constructor(label: string) {
-    super(`timeout expired connecting to ${label}`);
+  constructor() {
+    // libpq's words; the host is named beside it.
+    super("timeout expired");
     this.name = "AttemptTimeout";
   }
 }
 
-function withTimeout<T>(ms: number, label: string, work: Promise<T>): Promise<T> {
+function withTimeout<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let expired = false;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       expired = true;
-      reject(new AttemptTimeout(label));
+      reject(new AttemptTimeout());
     }, Math.min(ms, 2_147_483_647));
   });
   work.then((value) => {

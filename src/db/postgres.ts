@@ -289,8 +289,9 @@ export function openPostgres(
         driver.connector.settled();
         return result as T;
       } catch (error) {
-        if (error === SESSION_REJECTED) {
-          // target_session_attrs: this server will not do; the next host gets a new session.
+        if (error === SESSION_REJECTED || driver.connector.movedOn()) {
+          // target_session_attrs: this server will not do, or it did not answer
+          // within connect_timeout; the next host gets a new session.
           const rejected = sql;
           sql = connect();
           await rejected.end({ timeout: 0 });
