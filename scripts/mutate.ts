@@ -283,6 +283,13 @@ const MUTATIONS: Mutation[] = [
     tests: DIALECT,
   },
   {
+    name: "repair.ts: an aborted repair goes on to the next batch",
+    file: "src/repair.ts",
+    from: "      if (!done && signal?.aborted) {",
+    to: "      if (false) {",
+    tests: PROBE,
+  },
+  {
     name: "repair.ts: no statistics refresh after a large backfill",
     file: "src/repair.ts",
     from: "if (backfill.generated >= ANALYZE_AFTER) await table.analyze();",
@@ -608,11 +615,25 @@ const MUTATIONS: Mutation[] = [
     tests: CONNECT,
   },
   {
-    name: "connector.ts: connect_timeout under 2 s is kept",
+    name: "connector.ts: connect_timeout bounds the socket, not the wait for the session",
     file: "src/connect/connector.ts",
-    from: "Math.max(2, Math.floor(timeout)) * 1000",
-    to: "Math.floor(timeout) * 1000",
+    from: "          if (Number.isFinite(settings.perAttemptMs)) {",
+    to: "          if (false) {",
     tests: [...CONNECT, "test/reach_test.ts"],
+  },
+  {
+    name: "connector.ts: prefer tries a host out of time again without TLS",
+    file: "src/connect/connector.ts",
+    from: 'if (mode !== "prefer" || error instanceof AttemptTimeout) throw error;',
+    to: 'if (mode !== "prefer") throw error;',
+    tests: CONNECT,
+  },
+  {
+    name: "connector.ts: a fractional connect_timeout is rounded, not refused",
+    file: "src/connect/connector.ts",
+    from: "/^\\s*[+-]?\\d{1,10}\\s*$/.test(rawTimeout) ? Number(rawTimeout) : NaN",
+    to: "Math.floor(Number(rawTimeout))",
+    tests: CONNECT,
   },
   // src/connect/target.ts
   {
@@ -631,10 +652,10 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/cli_test.ts", "test/target_test.ts"],
   },
   {
-    name: "target.ts: the scheme is case-sensitive",
+    name: "target.ts: the scheme is read without regard to case",
     file: "src/connect/target.ts",
-    from: ".exec(url)?.[1].toLowerCase();",
-    to: ".exec(url)?.[1];",
+    from: ".exec(url)?.[1];",
+    to: ".exec(url)?.[1].toLowerCase();",
     tests: CONNECT,
   },
   // src/db/dialect.ts
@@ -754,6 +775,13 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/reliability_test.ts"],
   },
   // src/probe/heal.ts
+  {
+    name: "heal.ts: stopping does not stop the repair in progress",
+    file: "src/probe/heal.ts",
+    from: "      signal: stopping.signal,\n",
+    to: "",
+    tests: PROBE,
+  },
   {
     name: "heal.ts: a round runs whatever the check said",
     file: "src/probe/heal.ts",

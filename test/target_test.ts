@@ -441,6 +441,17 @@ test("anything else gets one clear error naming what is supported", () => {
   );
 });
 
+test("a scheme in capitals is refused, as SQLAlchemy refuses it (Can't load plugin)", () => {
+  for (const url of ["POSTGRESQL://u:p@h/db", "Postgresql+Psycopg2://u:p@h/db", "SQLite:///x.db"]) {
+    const scheme = url.slice(0, url.indexOf("://"));
+    assert.throws(
+      () => parseDatabaseUrl(url, {}),
+      (error: Error) => error.message.startsWith(`unsupported database URL scheme "${scheme}://"`),
+      url,
+    );
+  }
+});
+
 test("the README's Connecting table names every libpq keyword", () => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   const table = readme.slice(

@@ -43,7 +43,8 @@ export type DatabaseTarget = PostgresTarget | SqliteTarget;
  * @param env Where libpq's `PG*` variables and `DATABASE_SCHEMA` come from.
  */
 export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseTarget {
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1].toLowerCase();
+  // Case-sensitive, as SQLAlchemy's dialect names are: Open WebUI cannot use POSTGRESQL://.
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1];
   if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
   if (scheme === "sqlite") return sqliteTarget(url);
   if (scheme === "postgres" || scheme === "postgresql" || /^postgresql\+\w+$/.test(scheme)) {
