@@ -13,11 +13,12 @@
  *                     one (e.g. /usr/lib/postgresql/15/bin, Debian's 15)
  * BENCH_BACKFILL_ROUNDS  rounds of the million-user floors and repairs, interleaved (default 1)
  * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite";
- *                     "scale" is opt-in: 1M and BENCH_SCALE_USERS side by side)
+ *                     "scale" is opt-in: 1M and BENCH_SCALE_USERS side by side;
+ *                     so is "heal": the self-healing probe on BENCH_SCALE_USERS)
  * BENCH_SCALE_USERS   users for the scale section's second size (default 10000000)
  *
  * One file a section (`backfill.ts`, `start.ts`, `unindexed.ts`, `probe.ts`,
- * `sqlite.ts`); the stopwatch and the verification are in `common.ts`, the
+ * `sqlite.ts`, `scale.ts`, `heal.ts`); the stopwatch and the verification are in `common.ts`, the
  * PostgreSQL server and its templates and floors in `server.ts`.
  *
  * Every time is of a whole process, launch to exit, as a container start
@@ -30,6 +31,7 @@ import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { backfill } from "./backfill.ts";
 import { env, type Row, RUNTIMES } from "./common.ts";
+import { heal } from "./heal.ts";
 import { probe } from "./probe.ts";
 import { scale } from "./scale.ts";
 import { type BenchServer, benchServer } from "./server.ts";
@@ -46,6 +48,7 @@ const ON_POSTGRES: Record<string, (server: BenchServer) => Promise<Row[]>> = {
   unindexed,
   probe,
   scale,
+  heal,
 };
 
 const rows: Row[] = [];
