@@ -2,6 +2,7 @@
  * Plant known bugs one at a time and see whether the suite catches each:
  *
  *   node scripts/mutate.ts [name-substring ...]
+ *   node scripts/mutate.ts --list [name-substring ...]   (check each applies, run nothing)
  *
  * For every mutation, the source is changed, the named test files run under
  * Node (or Deno, for what only Deno does: `node scripts/test.ts <runtime>
@@ -603,8 +604,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: a new connection starts after the last host, not at the first",
     file: "src/connect/connector.ts",
-    from: "    settled() {\n      restart();\n    },",
-    to: "    settled() {},",
+    from: "    settled() {\n      answered();\n      restart();\n    },",
+    to: "    settled() {\n      answered();\n    },",
     tests: ["test/ha_test.ts"],
   },
   {
@@ -693,7 +694,7 @@ const MUTATIONS: Mutation[] = [
     file: "src/db/open.ts",
     from: "return openSqlite(target, options);",
     to: "return openSqlite(target, { deadline: options.deadline });",
-    tests: ["test/cli_test.ts", "test/repair_test.ts"],
+    tests: ["test/cli_test.ts", "test/repair_test.ts", "test/permissions_test.ts"],
   },
   {
     name: "open.ts: every target opens as SQLite",
@@ -861,7 +862,8 @@ function passes(tests: string[], runtime: "node" | "deno" = "node"): { ok: boole
   return { ok: run.status === 0, why: failed.slice(0, 160) };
 }
 
-const filters = process.argv.slice(2);
+const listOnly = process.argv[2] === "--list";
+const filters = process.argv.slice(listOnly ? 3 : 2);
 const chosen = MUTATIONS.filter((m) =>
   filters.length === 0 || filters.some((f) => m.name.includes(f))
 );
@@ -873,6 +875,10 @@ for (const mutation of chosen) {
     console.error(`ERROR: "${mutation.name}": its text occurs ${count} times in ${mutation.file}`);
     process.exit(2);
   }
+}
+if (listOnly) {
+  console.log(chosen.map((m) => m.name).join("\n"));
+  process.exit(0);
 }
 // Control: unmutated, the same tests must pass, or "caught" means nothing.
 for (const runtime of ["node", "deno"] as const) {

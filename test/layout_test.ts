@@ -1,9 +1,11 @@
 /**
  * The layout the README draws: the root holds only the two faces, no module
  * imports one that imports it back, and the connection path flows one way
- * (each step of `src/connect/` imports only the steps before it).
+ * (each step of `src/connect/` imports only the steps before it); and the
+ * planted bugs of `scripts/mutate.ts` still apply to the code they name.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { test } from "node:test";
@@ -81,4 +83,13 @@ test("the connection path flows one way: each step imports only earlier steps", 
       }
     }
   }
+});
+
+test("every planted bug in scripts/mutate.ts still applies, once, to the code it names", () => {
+  const listed = spawnSync("node", ["scripts/mutate.ts", "--list"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.ok(listed.stdout.trim().split("\n").length >= 100, listed.stdout);
 });
