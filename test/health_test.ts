@@ -521,3 +521,49 @@ test("closing the probe stops its background repair after the batch in progress"
     await db.close();
   }
 });
+
+test("a probe killed mid-repair keeps its committed batches, and the next one finishes the rest", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 20_000, missing: 20_000 });
+    const env = {
+      ...db.env,
+      REPAIR_INTERVAL: "1",
+      REPAIR_BATCH_SIZE: "1000",
+      REPAIR_MAX_RATE: "2000",
+    };
+    const first = await startProbe(env);
+    let rows = await db.rows();
+    for (let i = 0; i < 300 && rows.every((row) => isMissing(row.code)); i++) {
+      await sleep(50);
+      rows = await db.rows();
+    }
+    sendSignal(first.probe, "SIGKILL");
+    await first.probe.exited;
+    const kept = new Map(
+      (await db.rows()).filter((row) => !isMissing(row.code)).map((row) => [row.id, row.code]),
+    );
+    assert.ok(kept.size > 0 && kept.size < 20_000, `killed mid-way: ${kept.size} repaired`);
+    assert.equal(kept.size % 1000, 0, "whole batches only");
+    const second = await startProbe(env);
+    try {
+      let text = "";
+      for (let i = 0; i < 600 && text !== "missing=0\n"; i++) {
+        text = (await get(`${second.base}/health/invite-codes?format=text`)).body;
+        if (text !== "missing=0\n") await sleep(100);
+      }
+      assert.equal(text, "missing=0\n");
+    } finally {
+      await stopProbe(second.probe);
+    }
+    const after = await db.rows();
+    assert.equal(new Set(after.map((row) => row.code)).size, 20_000, "every code unique");
+    for (const row of after) {
+      if (kept.has(row.id)) {
+        assert.equal(row.code, kept.get(row.id), "a committed code never changes");
+      }
+    }
+  } finally {
+    await db.close();
+  }
+});
