@@ -859,7 +859,16 @@ function passes(tests: string[], runtime: "node" | "deno" = "node"): { ok: boole
     maxBuffer: 256 * 1024 * 1024,
   });
   const failed = /^FAILED: .*$/m.exec(run.stderr)?.[0] ?? run.stderr.trim().split("\n").pop() ?? "";
-  return { ok: run.status === 0, why: failed.slice(0, 160) };
+  // Name the tests that failed: Node's "✖ name (12ms)" lines, Deno's "name => file:line".
+  // deno-lint-ignore no-control-regex
+  const output = `${run.stdout}\n${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
+  const names = new Set(
+    [...output.matchAll(/^\s*✖ (.+?) \(\d[\d.]*m?s\)$|^(.+?) => \S+_test\.ts:\d+/gm)]
+      .map((match) => (match[1] ?? match[2]).trim())
+      .filter((name) => name !== "failing tests:"),
+  );
+  const why = `${failed}${names.size ? `: ${[...names].join("; ")}` : ""}`;
+  return { ok: run.status === 0, why: why.slice(0, 400) };
 }
 
 const listOnly = process.argv[2] === "--list";
