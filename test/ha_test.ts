@@ -230,7 +230,7 @@ for (const [label, bin] of SERVERS) {
             await sql.end();
           }
           // Let the probe's driver see its socket close before the next check.
-          await sleep(300);
+          await sleep(1_000);
         }
       } finally {
         await probe.close();
