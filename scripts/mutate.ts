@@ -726,13 +726,6 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/ha_test.ts"],
   },
   {
-    name: "postgres.ts: the pool size option is ignored",
-    file: "src/db/postgres.ts",
-    from: "max: options.maxConnections ?? 1,",
-    to: "max: 1,",
-    tests: PROBE,
-  },
-  {
     name: "every encoding gets UTF-8's blank test",
     file: "src/db/postgres.ts",
     from: 'if (encoding !== "UTF8") {',

@@ -153,8 +153,6 @@ export interface OpenOptions {
   deadline: () => number;
   /** Open without the right to write (the check and the probe). */
   readOnly?: boolean;
-  /** Largest connection pool (the probe keeps it small). */
-  maxConnections?: number;
   /** Where a dialect says something worth an operator's attention. */
   log?: (line: string) => void;
 }

@@ -17,7 +17,7 @@ import type { Database, OpenOptions } from "./dialect.ts";
  * const db = await openDatabase(resolveTarget(), { deadline: () => Date.now() + 5000 });
  * ```
  * @param target Where the database is.
- * @param options Deadline, read-only mode, pool size and where notes go.
+ * @param options Deadline, read-only mode and where notes go.
  * @param env Where `HOME` (for libpq's files) comes from; default `process.env`.
  */
 export async function openDatabase(

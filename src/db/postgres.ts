@@ -244,7 +244,8 @@ export function openPostgres(
         password: driver.password,
         database: driver.database,
         ssl: false,
-        max: options.maxConnections ?? 1,
+        // One connection: every caller runs one transaction at a time.
+        max: 1,
         prepare: false,
         // Array types are never sent (codes travel as one comma-joined string), and
         // the query that fetches them at connect rejects unhandled when it fails

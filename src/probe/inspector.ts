@@ -74,7 +74,6 @@ export function createInspector(options: InspectorOptions): Inspector {
       db ??= await openDatabase(target, {
         deadline: () => Date.now() + timeoutMs,
         readOnly: true,
-        maxConnections: 2,
       }, options.env);
     } catch (error) {
       return failedInspection(describeFailure(error, target.secrets));
