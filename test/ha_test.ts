@@ -18,7 +18,16 @@ import { LOG, PROBE_LOG } from "../src/messages.ts";
 import { freePort } from "../scripts/net.ts";
 import { createUserTableSql, POSTGRES_SEED, seedUsersSql } from "../scripts/openwebui.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
-import { launch, lines, ROOT, runCli, runtimeCommand, sleep, waitForOutput } from "./helpers.ts";
+import {
+  launch,
+  lines,
+  metricsOf,
+  ROOT,
+  runCli,
+  runtimeCommand,
+  sleep,
+  waitForOutput,
+} from "./helpers.ts";
 import { type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
 
 const DEBIAN_15 = "/usr/lib/postgresql/15/bin";
@@ -320,10 +329,7 @@ for (const [label, bin] of SERVERS) {
         settings: { cacheMs: 0 },
         log: (line) => printed.push(line),
       });
-      const metric = async (name: string) => {
-        const text = await (await probe.app.request("/metrics")).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-      };
+      const metric = metricsOf(probe.app);
       try {
         // Until it pauses, or repairs everyone without pausing.
         for (
@@ -371,10 +377,7 @@ for (const [label, bin] of SERVERS) {
         settings: { cacheMs: 0, timeoutMs: 3_000, repairIntervalMs: 300 },
         log: () => {},
       });
-      const metric = async (name: string) => {
-        const text = await (await probe.app.request("/metrics")).text();
-        return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-      };
+      const metric = metricsOf(probe.app);
       try {
         assert.equal((await probe.app.request("/health/invite-codes")).status, 200);
         await primary.stop("immediate");

@@ -14,6 +14,7 @@ import {
   isMissing,
   launch,
   literal,
+  metricsOf,
   outageProxy,
   postgresFixture,
   ROOT,
@@ -397,10 +398,7 @@ test("the self-healing repair commits in batches, pauses while the server is bus
       settings: { cacheMs: 0 },
       log: (line) => printed.push(line),
     });
-    const metric = async (name: string) => {
-      const text = await (await probe.app.request("/metrics")).text();
-      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-    };
+    const metric = metricsOf(probe.app);
     try {
       for (let i = 0; i < 100 && await metric("invite_codes_repair_paused") !== 1; i++) {
         await sleep(100);

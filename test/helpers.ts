@@ -267,6 +267,14 @@ export function sendSignal(running: Running, signal: "SIGTERM" | "SIGINT" | "SIG
 /** Resolve after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Reads one sample of an in-process probe's /metrics: `await metric("invite_codes_missing")`. */
+export function metricsOf(app: { request(path: string): Response | Promise<Response> }) {
+  return async (name: string): Promise<number> => {
+    const text = await (await app.request("/metrics")).text();
+    return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+  };
+}
+
 /** Wait until a launched process has printed `text`. */
 export async function waitForOutput(
   running: Running,

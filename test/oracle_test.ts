@@ -259,42 +259,28 @@ const CASES: Case[] = [
     keywords: (w) => base(w, { sslmode: "require", sslrootcert: join(w.certs.dir, "absent.crt") }),
   },
   // Client certificates: a `cert` rule for certuser.
-  ...([[0o600, "0600"], [0o640, "0640"], [0o644, "0644"]] as const).map(([mode, shown]): Case => ({
-    name: `client certificate, key mode ${shown}`,
-    keywords: (w) => {
-      const key = join(w.certs.dir, `client-${shown}.key`);
-      writeFileSync(key, readFileSync(w.certs.clientKey));
-      chmodSync(key, mode);
-      return base(w, {
-        user: "certuser",
-        password: "",
-        sslmode: "verify-full",
-        sslrootcert: w.certs.ca,
-        sslcert: w.certs.clientCert,
-        sslkey: key,
-      });
-    },
-  })),
-  {
-    // libpq allows 0640 only when root owns the key; anyone else's must be 0600.
-    name: "client certificate, key mode 0640 owned by another user than root",
-    chowns: true,
-    toolWhy: /has group or world access/,
-    keywords: (w) => {
-      const key = join(w.certs.dir, "client-0640-user.key");
-      writeFileSync(key, readFileSync(w.certs.clientKey));
-      chmodSync(key, 0o640);
-      chownSync(key, 1000, 1000);
-      return base(w, {
-        user: "certuser",
-        password: "",
-        sslmode: "verify-full",
-        sslrootcert: w.certs.ca,
-        sslcert: w.certs.clientCert,
-        sslkey: key,
-      });
-    },
-  },
+  // libpq allows 0640 only when root owns the key; anyone else's must be 0600.
+  ...([[0o600, "0600", 0], [0o640, "0640", 0], [0o644, "0644", 0], [0o640, "0640", 1000]] as const)
+    .map(([mode, shown, owner]): Case => ({
+      name: `client certificate, key mode ${shown}${
+        owner ? " owned by another user than root" : ""
+      }`,
+      ...(owner ? { chowns: true, toolWhy: /has group or world access/ } : {}),
+      keywords: (w) => {
+        const key = join(w.certs.dir, `client-${shown}-${owner}.key`);
+        writeFileSync(key, readFileSync(w.certs.clientKey));
+        chmodSync(key, mode);
+        if (owner) chownSync(key, owner, owner);
+        return base(w, {
+          user: "certuser",
+          password: "",
+          sslmode: "verify-full",
+          sslrootcert: w.certs.ca,
+          sslcert: w.certs.clientCert,
+          sslkey: key,
+        });
+      },
+    })),
   ...([["right", true], ["wrong", false], ["no", undefined]] as const).map((
     [label, right],
   ): Case => ({
