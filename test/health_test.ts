@@ -569,3 +569,28 @@ test("a probe killed mid-repair keeps its committed batches, and the next one fi
     await db.close();
   }
 });
+
+test("self-healing with nothing missing: no repair runs, and the log stays quiet", async () => {
+  const db = await postgresFixture();
+  const printed: string[] = [];
+  try {
+    await db.seed({ users: 50 });
+    const probe = createProbe({
+      env: { ...db.env, REPAIR_INTERVAL: "1" },
+      settings: { cacheMs: 0 },
+      log: (line) => printed.push(line),
+    });
+    try {
+      assert.equal((await probe.app.request(PROBE_PATH)).status, 200);
+      // Three intervals: a repair per round would say so each time.
+      await sleep(3_000);
+      assert.equal((await probe.app.request(PROBE_PATH)).status, 200);
+      assert.deepEqual(printed, [], "nothing to say while every user has a code");
+      assert.equal(probe.stats.repairs, 0);
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await db.close();
+  }
+});
