@@ -281,6 +281,35 @@ describe("probe through a database outage", () => {
     }
   });
 
+  test("PostgreSQL: a network gone silent is a 503 within HEALTH_TIMEOUT_MS; 200 once it answers", async () => {
+    await db.seed({ users: 5 });
+    const proxy = await outageProxy(new URL(db.env.DATABASE_URL));
+    const { probe, base } = await startProbe({
+      DATABASE_URL: proxy.url.href,
+      HEALTH_TIMEOUT_MS: "1000",
+    }, 100);
+    try {
+      assert.equal((await get(`${base}/health/invite-codes`)).status, 200);
+      proxy.stall();
+      await sleep(150);
+      const silent = await get(`${base}/health/invite-codes?format=text`);
+      assert.equal(silent.status, 503);
+      assert.equal(silent.body, "missing=unknown (check failed: timeout)\n");
+      // The network is back: the abandoned connection must not be used again.
+      await proxy.down();
+      await proxy.up();
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        await sleep(100);
+        status = (await get(`${base}/health/invite-codes`)).status;
+      }
+      assert.equal(status, 200, "recovers by itself");
+    } finally {
+      await stopProbe(probe);
+      await proxy.close();
+    }
+  });
+
   test("a refused login: the wire names only the kind; the probe's log has the reason", async () => {
     await db.seed({ users: 2 });
     const wrong = new URL(db.env.DATABASE_URL);
@@ -587,6 +616,25 @@ test("self-healing with nothing missing: no repair runs, and the log stays quiet
       assert.equal((await probe.app.request(PROBE_PATH)).status, 200);
       assert.deepEqual(printed, [], "nothing to say while every user has a code");
       assert.equal(probe.stats.repairs, 0);
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await db.close();
+  }
+});
+
+test("a column without its unique constraint: 200 with status warn, and the check says why", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 5, unique: false });
+    const probe = createProbe({ env: db.env, settings: { cacheMs: 0 }, log: () => {} });
+    try {
+      const answer = await probe.app.request(PROBE_PATH);
+      assert.equal(answer.status, 200);
+      const body = await answer.json();
+      assert.equal(body.status, "warn");
+      assert.equal(body.checks["invite_codes:unique_constraint"][0].status, "warn");
     } finally {
       await probe.close();
     }
