@@ -251,7 +251,8 @@ const MUTATIONS: Mutation[] = [
     file: "src/inspect.ts",
     from: "readOnly: true }, env);",
     to: "readOnly: false }, env);",
-    tests: ["test/cli_test.ts", "test/repair_test.ts"],
+    // A read-only Deno grant is where a writable open shows.
+    tests: ["test/cli_test.ts", "test/repair_test.ts", "test/permissions_test.ts"],
   },
   // src/messages.ts
   {
