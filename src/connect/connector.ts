@@ -255,8 +255,8 @@ function connector(
   }
   restart();
 
-  async function attempt(endpoint: Endpoint): Promise<Socket | TLSSocket> {
-    const limit = Math.min(settings.perAttemptMs, Math.max(1, settings.deadline() - Date.now()));
+  /** Open a socket to `endpoint` (TLS as the mode says) within `limit` ms. */
+  async function attempt(endpoint: Endpoint, limit: number): Promise<Socket | TLSSocket> {
     const plain = await withTimeout(limit, openSocket(endpoint));
     if (endpoint.kind === "unix" || !tlsFirst) return plain;
     try {
@@ -286,24 +286,24 @@ function connector(
         const index = queue.shift();
         if (index === undefined) exhausted();
         const endpoint = list[index];
+        // One budget per host, from its socket to its session's answer.
         const began = Date.now();
+        const limit = Math.min(settings.perAttemptMs, Math.max(1, settings.deadline() - began));
         try {
-          const socket = await attempt(endpoint);
+          const socket = await attempt(endpoint, limit);
           current = index;
           latest = socket;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
           answered();
           timedOut = false;
-          const left = Math.min(settings.perAttemptMs, settings.deadline() - began) -
-            (Date.now() - began);
           if (Number.isFinite(settings.perAttemptMs)) {
             const timer = setTimeout(() => {
               timedOut = true;
               const expired = new AttemptTimeout();
               failures.push(`${endpoint.label}: ${expired.message}`);
               socket.destroy(expired);
-            }, Math.max(0, left));
+            }, Math.max(0, limit - (Date.now() - began)));
             sessionTimer = timer;
             socket.once("close", () => clearTimeout(timer));
           }
