@@ -19,6 +19,7 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const env: Record<string, string | undefined> = { ...process.env, PATH: projectPath(ROOT) };
 export const USERS = Number(env.BENCH_USERS ?? 1_000_000);
 export const SQLITE_USERS = Number(env.BENCH_SQLITE_USERS ?? 1_000_000);
+export const SCALE_USERS = Number(env.BENCH_SCALE_USERS ?? 10_000_000);
 export const RUNS = Number(env.BENCH_RUNS ?? 5);
 export const RUNTIMES = (env.BENCH_RUNTIMES ?? "node,deno").split(",");
 // Debian's python3, which python3-sqlalchemy and python3-psycopg2 install into.

@@ -11,10 +11,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../scripts/net.ts";
-import { command, env, ROOT, type Row, RUNTIMES, say, verify } from "./common.ts";
+import { command, env, ROOT, type Row, RUNTIMES, say, SCALE_USERS, verify } from "./common.ts";
 import type { BenchServer } from "./server.ts";
-
-export const SCALE_USERS = Number(env.BENCH_SCALE_USERS ?? 10_000_000);
 
 /** How often the backlog is read and, once a minute, printed. */
 const POLL_MS = 1_000;

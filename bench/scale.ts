@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { measuredRepair, type Row, RUNTIMES, say, timed } from "./common.ts";
-import { healOnce, SCALE_USERS } from "./heal.ts";
+import { measuredRepair, type Row, RUNTIMES, say, SCALE_USERS, timed } from "./common.ts";
+import { healOnce } from "./heal.ts";
 import { type BenchServer, SCATTERED_FLOOR } from "./server.ts";
 
 /** Rows of the scale section. */
