@@ -21,6 +21,7 @@ import {
   runCli,
   type Running,
   runtimeCommand,
+  sampleOf,
   sendSignal,
   sleep,
   waitForHttp,
@@ -58,9 +59,9 @@ async function get(url: string, init?: RequestInit) {
 
 /** The value of one Prometheus sample. */
 function metric(text: string, name: string): number {
-  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  assert.ok(match, `${name} in metrics`);
-  return Number(match[1]);
+  const value = sampleOf(text, name);
+  assert.ok(value !== undefined, `${name} in metrics`);
+  return value;
 }
 
 async function stopProbe(probe: Running) {

@@ -267,12 +267,16 @@ export function sendSignal(running: Running, signal: "SIGTERM" | "SIGINT" | "SIG
 /** Resolve after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The value of the Prometheus sample `name` in `text`; undefined when absent. */
+export function sampleOf(text: string, name: string): number | undefined {
+  const value = new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1];
+  return value === undefined ? undefined : Number(value);
+}
+
 /** Reads one sample of an in-process probe's /metrics: `await metric("invite_codes_missing")`. */
 export function metricsOf(app: { request(path: string): Response | Promise<Response> }) {
-  return async (name: string): Promise<number> => {
-    const text = await (await app.request("/metrics")).text();
-    return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-  };
+  return async (name: string): Promise<number> =>
+    Number(sampleOf(await (await app.request("/metrics")).text(), name));
 }
 
 /** Wait until a launched process has printed `text`. */
