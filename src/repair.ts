@@ -6,6 +6,7 @@
  * @module
  */
 import process from "node:process";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   generateInviteCodeList,
   generateInviteCodes,
@@ -367,17 +368,10 @@ class Backfill {
   /** Wait `ms`, or less when the signal aborts; true when it did. */
   async #wait(ms: number): Promise<boolean> {
     const signal = this.#settings.signal;
-    if (signal?.aborted) return true;
-    if (ms <= 0) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort = () => {};
-    await new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      onAbort = resolve;
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
+    if (ms > 0 && !signal?.aborted) {
+      // An abort rejects the wait (AbortError): over either way.
+      await delay(ms, undefined, { signal }).catch(() => {});
+    }
     return signal?.aborted ?? false;
   }
 
