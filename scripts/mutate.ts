@@ -293,6 +293,13 @@ const MUTATIONS: Mutation[] = [
     tests: PROBE,
   },
   {
+    name: "repair.ts: a throttled wait does not end when the repair is stopped",
+    file: "src/repair.ts",
+    from: "await delay(ms, undefined, { signal })",
+    to: "await delay(ms, undefined, {})",
+    tests: PROBE,
+  },
+  {
     name: "repair.ts: no statistics refresh after a large backfill",
     file: "src/repair.ts",
     from: "if (backfill.generated >= ANALYZE_AFTER) await table.analyze();",

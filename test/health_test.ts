@@ -554,6 +554,32 @@ test("closing the probe stops its background repair after the batch in progress"
   }
 });
 
+test("closing the probe while its rate cap holds the next batch back ends the wait", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 5_000, missing: 5_000 });
+    // 1,000 users at 50 a second: after the first batch, a 20 s wait.
+    const probe = createProbe({
+      env: { ...db.env, REPAIR_INTERVAL: "1", REPAIR_BATCH_SIZE: "1000", REPAIR_MAX_RATE: "50" },
+      settings: { cacheMs: 0 },
+      log: () => {},
+    });
+    const missing = async () => (await db.rows()).filter((row) => isMissing(row.code)).length;
+    let left = 5_000;
+    for (let i = 0; i < 200 && left === 5_000; i++) {
+      await sleep(50);
+      left = await missing();
+    }
+    assert.equal(left, 4_000, "one batch committed, the next held back");
+    const closing = Date.now();
+    await probe.close();
+    assert.ok(Date.now() - closing < 5_000, `closed in ${Date.now() - closing} ms`);
+    assert.equal(await missing(), 4_000, "no batch after the close");
+  } finally {
+    await db.close();
+  }
+});
+
 test("a probe killed mid-repair keeps its committed batches, and the next one finishes the rest", async () => {
   const db = await postgresFixture();
   try {
