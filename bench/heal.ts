@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { sampleOf } from "../scripts/metrics.ts";
 import { freePort } from "../scripts/net.ts";
 import { command, env, ROOT, type Row, RUNTIMES, say, SCALE_USERS, verify } from "./common.ts";
 import type { BenchServer } from "./server.ts";
@@ -58,8 +59,7 @@ export async function healOnce(
         (r) => r.text(),
         () => "",
       );
-      const sample = /^invite_codes_missing (\d+)$/m.exec(metrics)?.[1];
-      if (sample !== undefined) missing = Number(sample);
+      missing = sampleOf(metrics, "invite_codes_missing") ?? missing;
       const status = readFileSync(`/proc/${probe.pid}/status`, "utf8");
       peakKiB = Math.max(peakKiB, Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0));
       if (performance.now() - lastSaid >= 60_000) {

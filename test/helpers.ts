@@ -18,6 +18,7 @@ import {
   type Shape,
   SQLITE_SEED,
 } from "../scripts/openwebui.ts";
+import { sampleOf } from "../scripts/metrics.ts";
 import { freePort } from "../scripts/net.ts";
 import { WARNING_PREFIX } from "../src/messages.ts";
 import { DENO_PERMISSIONS } from "../src/runtime.ts";
@@ -28,7 +29,7 @@ export const isDeno = "Deno" in globalThis;
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const MOD = join(ROOT, "mod.ts");
 
-export { DENO_PERMISSIONS };
+export { DENO_PERMISSIONS, sampleOf };
 
 /** The command that runs `script` under the runtime running this test. */
 export function runtimeCommand(script: string, args: string[] = []): [string, string[]] {
@@ -266,12 +267,6 @@ export function sendSignal(running: Running, signal: "SIGTERM" | "SIGINT" | "SIG
 
 /** Resolve after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The value of the Prometheus sample `name` in `text`; undefined when absent. */
-export function sampleOf(text: string, name: string): number | undefined {
-  const value = new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1];
-  return value === undefined ? undefined : Number(value);
-}
 
 /** Reads one sample of an in-process probe's /metrics: `await metric("invite_codes_missing")`. */
 export function metricsOf(app: { request(path: string): Response | Promise<Response> }) {
