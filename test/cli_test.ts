@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
-import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
@@ -24,6 +23,7 @@ import {
   type Ran,
   ROOT,
   runCli,
+  silentListener,
   sqliteFixture,
   warned,
 } from "./helpers.ts";
@@ -106,10 +106,7 @@ test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async 
 });
 
 test("a server that accepts and never answers: WARNING within the --timeout bound", async () => {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => sockets.push(socket));
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const { port, close } = await silentListener();
   try {
     const started = Date.now();
     const result = await cli(["--timeout", "2"], {
@@ -120,8 +117,7 @@ test("a server that accepts and never answers: WARNING within the --timeout boun
     assert.match(result.stdout, warned(/.*(timed out|timeout)/));
     assert.ok(seconds < 6, `took ${seconds} s`);
   } finally {
-    for (const socket of sockets) socket.destroy();
-    server.close();
+    close();
   }
 });
 

@@ -3,7 +3,7 @@
  * Open WebUI's, and the CLI run as a subprocess the way start.sh runs it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -299,6 +299,29 @@ export async function waitForHttp(url: string, timeoutMs = 15_000): Promise<void
     }
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** A listener that accepts connections and never says a word, as a hung server does. */
+export interface SilentListener {
+  port: number;
+  /** Every connection it accepted, in order. */
+  accepted: Socket[];
+  close(): void;
+}
+
+/** Listen on 127.0.0.1 at a free port, accept, and never answer. */
+export async function silentListener(): Promise<SilentListener> {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => accepted.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    accepted,
+    close() {
+      for (const socket of accepted) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 /**

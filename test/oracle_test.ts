@@ -28,7 +28,6 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -40,6 +39,7 @@ import { type Peer, startPasswordPeer, startTlsPeer, type TlsPeer } from "../scr
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
 import { canMountHome, type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
+import { type SilentListener, silentListener } from "./helpers.ts";
 
 /** The servers and files a case's keywords may name. */
 interface World {
@@ -53,7 +53,7 @@ interface World {
   /** A port nothing listens on. */
   closed: number;
   /** A port that accepts connections and never says a word. */
-  silent: number;
+  silent: SilentListener;
   /** A folder of OpenSSL hashed links to the test CA, for SSL_CERT_DIR. */
   hashedCaDir: string;
 }
@@ -640,7 +640,7 @@ const CASES: Case[] = [
       name:
         `connect_timeout=1, a host that never answers, sslmode=${sslmode}: a second, then an error`,
       keywords: (w) =>
-        base(w, { host: "127.0.0.1", port: String(w.silent), sslmode, connect_timeout: "1" }),
+        base(w, { host: "127.0.0.1", port: String(w.silent.port), sslmode, connect_timeout: "1" }),
       silentHost: true,
     },
     {
@@ -648,7 +648,7 @@ const CASES: Case[] = [
       keywords: (w) =>
         base(w, {
           host: "127.0.0.1,127.0.0.1",
-          port: `${w.silent},${w.pg}`,
+          port: `${w.silent.port},${w.pg}`,
           sslmode,
           connect_timeout: "1",
         }),
@@ -662,15 +662,6 @@ let server: TestServer;
 let admin: postgres.Sql;
 let serverState: ServerState = "good";
 const scratch: string[] = [];
-let silentServer: Server | undefined;
-const silentSockets: Socket[] = [];
-
-/** Listen on a free port, accept, and never answer; the port. */
-async function listenSilently(): Promise<number> {
-  silentServer = createServer((socket) => silentSockets.push(socket));
-  await new Promise<void>((resolve) => silentServer!.listen(0, "127.0.0.1", resolve));
-  return (silentServer.address() as AddressInfo).port;
-}
 /** A HOME with the case's files, as libpq looks for them. */
 function makeHome(files: HomeFiles | undefined): string {
   const home = mkdtempSync(join(tmpdir(), "invite-code-oracle-home-"));
@@ -780,14 +771,13 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         readFileSync(certs.serverKey),
       ),
       closed: await freePort(),
-      silent: await listenSilently(),
+      silent: await silentListener(),
       hashedCaDir,
     };
   });
 
   after(async () => {
-    silentServer?.close();
-    for (const socket of silentSockets) socket.destroy();
+    world?.silent.close();
     await world?.peer.close();
     await world?.tlsPeer.close();
     await admin?.end();
@@ -814,15 +804,15 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       const before = world.peer.arrivals.length;
       const tlsBefore = world.tlsPeer.received.length;
       const toolStarted = Date.now();
-      const silentBefore = silentSockets.length;
+      const silentBefore = world.silent.accepted.length;
       const tool = await toolVerdict(keywords, env, home);
       const toolMs = Date.now() - toolStarted;
-      const toolSilent = silentSockets.length - silentBefore;
+      const toolSilent = world.silent.accepted.length - silentBefore;
       const toolArrivals = world.peer.arrivals.slice(before);
       for (const version of c.oracles ?? BOTH) {
         const start = world.peer.arrivals.length;
         const libpqStarted = Date.now();
-        const libpqSilentBefore = silentSockets.length;
+        const libpqSilentBefore = world.silent.accepted.length;
         const libpq = await psqlVerdict(version, keywords, env, home);
         const libpqMs = Date.now() - libpqStarted;
         if (c.silentHost) {
@@ -830,7 +820,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
           assert.ok(toolMs >= 950, `the tool took ${toolMs} ms`);
           assert.equal(
             toolSilent,
-            silentSockets.length - libpqSilentBefore,
+            world.silent.accepted.length - libpqSilentBefore,
             `connections to the silent host, tool against libpq ${version}`,
           );
         }
