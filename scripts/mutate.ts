@@ -20,6 +20,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { projectPath } from "./net.ts";
 
@@ -873,12 +874,27 @@ function passes(tests: string[], runtime: "node" | "deno" = "node"): { ok: boole
   return { ok: run.status === 0, why: why.slice(0, 400) };
 }
 
-const flags = new Set(process.argv.slice(2).filter((arg) => arg.startsWith("--")));
-const listOnly = flags.has("--list");
-const filters = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const args = (() => {
+  try {
+    return parseArgs({
+      options: { list: { type: "boolean" }, "no-control": { type: "boolean" } },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    console.error(`ERROR: ${(error as Error).message}`);
+    process.exit(2);
+  }
+})();
+const listOnly = args.values.list ?? false;
+const filters = args.positionals;
 const chosen = MUTATIONS.filter((m) =>
   filters.length === 0 || filters.some((f) => m.name.includes(f))
 );
+const unmatched = filters.filter((f) => !MUTATIONS.some((m) => m.name.includes(f)));
+if (unmatched.length > 0) {
+  console.error(`ERROR: no planted bug is named like ${JSON.stringify(unmatched)}`);
+  process.exit(2);
+}
 // Every mutation must change exactly one place, or it plants something else.
 for (const mutation of chosen) {
   const text = readFileSync(`${ROOT}/${mutation.file}`, "utf8");
@@ -895,7 +911,7 @@ if (listOnly) {
 // Control: unmutated, the same tests must pass, or "caught" means nothing.
 // --no-control skips it where the suite has just passed whole (it takes as
 // long as a run); each caught line still names the tests that failed.
-for (const runtime of flags.has("--no-control") ? [] : ["node", "deno"] as const) {
+for (const runtime of args.values["no-control"] ? [] : ["node", "deno"] as const) {
   const tests = [
     ...new Set(chosen.filter((m) => (m.runtime ?? "node") === runtime).flatMap((m) => m.tests)),
   ];
