@@ -75,8 +75,39 @@ function tally(runtime: Runtime, output: string): Tally {
       .exec(text);
   if (!summary) return { passed: 0, failed: 1, skipped: 0 };
   const n = (i: number) => Number(summary[i] ?? 0);
-  // Steps are the tests inside describe(); count them as Node does.
-  return { passed: n(2) || n(1), failed: n(4) || n(3), skipped: n(6) || n(5) };
+  // Deno counts a describe() as a test and the tests inside it as steps;
+  // Node counts only the tests. Take the describes out of the sum.
+  const describes = describesByResult(text);
+  return {
+    passed: n(1) + n(2) - describes.ok,
+    failed: n(3) + n(4) - describes.FAILED,
+    skipped: n(5) + n(6) - describes.ignored,
+  };
+}
+
+/**
+ * Deno's describes, by their result: a line "name ..." whose next line is a
+ * deeper "step ...", closed later by "name ... ok" at the same depth.
+ */
+function describesByResult(text: string): Record<"ok" | "FAILED" | "ignored", number> {
+  const lines = text.split("\n").map((line) => line.trimEnd());
+  const depth = (line: string) => line.length - line.trimStart().length;
+  const open = new Set<string>();
+  lines.forEach((line, i) => {
+    const next = lines[i + 1] ?? "";
+    if (line.endsWith(" ...") && depth(next) > depth(line) && next.includes(" ...")) {
+      open.add(line);
+    }
+  });
+  const counts = { ok: 0, FAILED: 0, ignored: 0 };
+  for (const line of lines) {
+    const closing = / \.\.\. (ok|FAILED|ignored)\b/.exec(line);
+    const header = closing && line.slice(0, closing.index + 4);
+    if (closing && header && open.delete(header)) {
+      counts[closing[1] as keyof typeof counts]++;
+    }
+  }
+  return counts;
 }
 
 async function runFile(runtime: Runtime, file: string): Promise<Tally & { code: number | null }> {
