@@ -28,6 +28,10 @@ interface Tally {
 }
 
 const TEST_FILE = /(_test|\.test)\.ts$/;
+/** What test/helpers.ts skipping() prints (either runner may put a mark before it). */
+const SKIP_LINE = /^.{0,4}SKIP: (.+)$/gm;
+/** Why tests were skipped, file by file: what this machine lacks. */
+const skipReasons = new Set<string>();
 
 function allTestFiles(): string[] {
   return readdirSync(`${ROOT}/test`).filter((name) => TEST_FILE.test(name)).sort()
@@ -64,10 +68,15 @@ function tally(runtime: Runtime, output: string): Tally {
   if (runtime === "node") {
     const count = (name: string) =>
       Number(new RegExp(`^ℹ ${name} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    // Node leaves a skipped describe() out of its counts (a file whose only
+    // describe is skipped reports 0 tests), but marks it "﹣" as it marks a
+    // skipped test: the marks beyond the skipped tests are skipped describes.
+    const marked = text.match(/^\s*﹣ /gm)?.length ?? 0;
+    const skippedDescribes = Math.max(0, marked - count("skipped"));
     return {
       passed: count("pass"),
       failed: count("fail") + count("cancelled"),
-      skipped: count("skipped") + count("todo"),
+      skipped: count("skipped") + count("todo") + skippedDescribes,
     };
   }
   const summary =
@@ -127,6 +136,10 @@ async function runFile(runtime: Runtime, file: string): Promise<Tally & { code: 
     child.on("close", resolve);
   });
   const result = tally(runtime, output);
+  // deno-lint-ignore no-control-regex
+  for (const [, reason] of output.replace(/\x1b\[[0-9;]*m/g, "").matchAll(SKIP_LINE)) {
+    skipReasons.add(`${file}: ${reason}`);
+  }
   // Node reports a file that registered no test as one passing test named by the file.
   const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   if (runtime === "node" && new RegExp(`^✔ ${escaped} \\(`, "m").test(output)) result.passed--;
@@ -176,6 +189,7 @@ try {
   await server?.stop();
 }
 console.log(`\n${summaries.join("\n")}`);
+if (skipReasons.size) console.log(`Skipped: ${[...skipReasons].join("; ")}`);
 if (problems.length) {
   console.error(`\nFAILED: ${problems.join("; ")}`);
 }

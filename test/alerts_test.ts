@@ -12,13 +12,13 @@ import process from "node:process";
 import { test } from "node:test";
 import { failedInspection } from "../src/inspect.ts";
 import { prometheusBody } from "../src/probe/render.ts";
-import { ROOT } from "./helpers.ts";
+import { ROOT, skipping } from "./helpers.ts";
 
 const RULES = join(ROOT, "examples", "prometheus");
 const promtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim();
-const skip = promtool || process.env.REQUIRE_PROMTOOL === "1"
-  ? undefined
-  : "promtool is not installed (apt-get install prometheus)";
+const skip = promtool || process.env.REQUIRE_PROMTOOL === "1" ? undefined : skipping(
+  "promtool is not installed (apt-get install prometheus; REQUIRE_PROMTOOL=1 fails instead)",
+);
 
 function testRules(dir: string) {
   return spawnSync(promtool || "promtool", ["test", "rules", "alerts_test.yml"], {

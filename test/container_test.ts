@@ -19,7 +19,7 @@ import { Secret, Service } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { LOG } from "../src/messages.ts";
 import { freePort } from "../scripts/net.ts";
-import { type Fixture, literal, postgresFixture, ROOT, run, sleep } from "./helpers.ts";
+import { type Fixture, literal, postgresFixture, ROOT, run, skipping, sleep } from "./helpers.ts";
 
 const PODMAN = join(ROOT, "scripts", "podman.sh");
 const required = process.env.REQUIRE_PODMAN === "1";
@@ -90,7 +90,7 @@ async function stopTimed(container: string): Promise<number> {
 
 describe("containers, built and run with podman", {
   skip: !available && !required
-    ? "podman is not installed (REQUIRE_PODMAN=1 fails instead)"
+    ? skipping("podman or mmdebstrap is not installed (REQUIRE_PODMAN=1 fails instead)")
     : false,
 }, () => {
   const containers: string[] = [];

@@ -265,6 +265,19 @@ export function sendSignal(running: Running, signal: "SIGTERM" | "SIGINT" | "SIG
   }
 }
 
+/** What a skipped test prints, so that both runtimes show why (Deno's report omits it). */
+export const SKIP_PREFIX = "SKIP: ";
+
+/**
+ * The reason a test file skips for what the machine lacks: printed once as
+ * `SKIP: <reason>` (scripts/test.ts gathers these lines), and returned for
+ * `{ skip }`.
+ */
+export function skipping(reason: string): string {
+  console.log(`${SKIP_PREFIX}${reason}`);
+  return reason;
+}
+
 /** Resolve after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
