@@ -15,7 +15,8 @@
 import { type Context, Hono } from "hono";
 import process from "node:process";
 import { errorMessage, oneLine, redact, strayLine } from "./src/errors.ts";
-import { PROBE_LOG } from "./src/messages.ts";
+import { PROBE_LOG, PROBE_STARTING } from "./src/messages.ts";
+import { failedInspection } from "./src/inspect.ts";
 import { createInspector, type Inspector, type Observed } from "./src/probe/inspector.ts";
 import { type Healer, startHealing } from "./src/probe/heal.ts";
 import {
@@ -40,6 +41,20 @@ import { type DatabaseTarget, resolveTarget } from "./src/connect/target.ts";
 
 /** The probe's path. */
 export const PROBE_PATH = "/health/invite-codes";
+
+/**
+ * How long a readiness request waits for the probe's first answer before it
+ * gets "starting" (503): well within any orchestrator's probe timeout.
+ */
+const STARTING_WAIT_MS = 500;
+
+/** What the probe knows before its first check has answered: nothing yet. */
+function startingObservation(): Observed {
+  return {
+    result: failedInspection({ kind: "starting", message: PROBE_STARTING }),
+    at: Date.now(),
+  };
+}
 
 /** Everything the probe reads from the environment, with its default. */
 export interface ProbeSettings {
@@ -238,7 +253,18 @@ export function createProbe(
     PROBE_PATH,
     getOnly((c) => {
       const observed = inspector.current();
-      return observed ? respond(c, observed) : inspector.latest().then((o) => respond(c, o));
+      if (observed) return respond(c, observed);
+      if (inspector.answered) return inspector.latest().then((o) => respond(c, o));
+      // Nothing known yet (a slow database, a first repair holding it): a
+      // short wait for the first answer, then "starting", never a hang.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const starting = new Promise<Observed>((resolve) => {
+        timer = setTimeout(() => resolve(startingObservation()), STARTING_WAIT_MS);
+      });
+      return Promise.race([inspector.latest(), starting]).then((o) => {
+        clearTimeout(timer);
+        return respond(c, o);
+      });
     }),
   );
   app.all("/livez", getOnly((c) => c.text("ok\n")));
@@ -286,6 +312,9 @@ export async function serveProbe(env: Env = process.env): Promise<void> {
   console.log(
     PROBE_LOG.listening(`http://${settings.host}:${settings.port}${PROBE_PATH}`, probe.database),
   );
+  // The first look starts now, not at the first request: readiness is known
+  // as soon as the database answers.
+  void probe.inspector.refresh();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -317,10 +346,14 @@ if (isEntryPoint(import.meta)) {
   try {
     await serveProbe();
   } catch (error) {
-    const line = isPermissionError(error)
-      ? permissionLine(error, "health.ts")
-      : errorMessage(error);
-    console.error(`ERROR: ${oneLine(line, 300)}`);
+    const line = oneLine(
+      isPermissionError(error) ? permissionLine(error, "health.ts") : errorMessage(error),
+      300,
+    );
+    // Beside an app (start.sh), a probe that cannot start must not read as
+    // the app failing: one WARNING, and the app runs on.
+    if (process.env.HEALTH_BESIDE_APP === "1") console.log(PROBE_LOG.notStarted(line));
+    else console.error(`ERROR: ${line}`);
     exit(2);
   }
 }

@@ -45,7 +45,8 @@ export class InviteCodeError extends Error {
 
 /** A failure as reports carry it: its kind and one redacted line. */
 export interface Failure {
-  kind: FailureKind | "internal";
+  /** `starting`: the probe's first check has not answered yet. */
+  kind: FailureKind | "internal" | "starting";
   message: string;
 }
 

@@ -31,6 +31,11 @@ export const LOG = {
     `INFO: ${missing} more users lost or arrived without invite codes while the repair ran; the next run gives them codes`,
   maintenanceSkipped: (reason: string) =>
     `INFO: Skipped statistics refresh after the repair: ${reason}`,
+  /** The first answer is slow in coming (a host that drops packets, a locked table). */
+  waitingForDatabase: (database: string) =>
+    `INFO: Waiting for the database to answer (${database})...`,
+  /** Another replica's repair holds the lock; this one recounts once it has it. */
+  waitingForLock: () => "INFO: Waiting for another replica's repair to finish...",
   ignoredKeywords: (names: string) =>
     `INFO: Ignoring connection settings this tool cannot apply: ${names}`,
   failed: (reason: string) => `${WARNING_PREFIX}${reason}`,
@@ -60,8 +65,22 @@ export const LOG = {
     `Deno needs permission to read the environment: run ${command}`,
 } as const;
 
+/**
+ * The probe's reason before its first check has answered (a slow database,
+ * a first repair holding it): readiness is false, and says why.
+ */
+export const PROBE_STARTING = "starting: the first check has not answered yet";
+
+/** Lines of start.sh, which cannot import them: test/start_test.ts checks them. */
+export const START_LOG = {
+  badRuntime: (value: string) =>
+    `WARNING: INVITE_CODE_RUNTIME must be deno or node, got "${value}": ignored, picking one as if unset`,
+} as const;
+
 /** Lines of the probe. */
 export const PROBE_LOG = {
+  notStarted: (reason: string) =>
+    `WARNING: invite-code probe not started beside the app: ${reason}`,
   listening: (url: string, database: string) =>
     `INFO: invite-code probe listening on ${url} (database: ${database})`,
   stopping: (signal: string) => `INFO: invite-code probe stopping on ${signal}`,

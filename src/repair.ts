@@ -108,6 +108,14 @@ const UPKEEP_MS = 10_000;
 const FINISH_MARGIN = 1.1;
 /** How often a paused, throttled repair looks at the server again. */
 const PAUSE_MS = 1_000;
+/** A wait longer than this (a slow host, another replica's lock) is said in one INFO line. */
+const WAIT_NOTICE_MS = 5_000;
+
+/** Log `line` once if `cancel` is not called within WAIT_NOTICE_MS. */
+function noticeIfSlow(log: (line: string) => void, line: string): { cancel(): void } {
+  const timer = setTimeout(() => log(line), WAIT_NOTICE_MS);
+  return { cancel: () => clearTimeout(timer) };
+}
 
 /**
  * Give every user without an invite code a unique one. Never throws: a
@@ -139,20 +147,25 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let upkeepDeadline: number | undefined;
   let db: Database | undefined;
+  let slowHost: { cancel(): void } | undefined;
   try {
     const target = resolveTarget(env);
     secrets = target.secrets;
     report.database = target.display;
+    // Until the first answer (a host that drops packets, a table another
+    // transaction has locked), a start would otherwise stay silent.
+    slowHost = noticeIfSlow(log, LOG.waitingForDatabase(target.display));
     const opened = await openDatabase(
       target,
       { deadline: () => upkeepDeadline ?? deadline, log },
       env,
     );
     db = opened;
+    const answered = slowHost.cancel;
     const committed = await withDeadline(
       deadline,
       opened,
-      () => repairOpen(opened, report, options, log, deadline),
+      () => repairOpen(opened, report, options, log, deadline, answered),
     );
     // The codes are committed: upkeep gets a short bound of its own, and
     // nothing it meets can turn the report into a failure.
@@ -173,6 +186,7 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     report.error = describeFailure(error, secrets);
     log(LOG.failed(report.error.message));
   } finally {
+    slowHost?.cancel();
     // Forcing the close drops in-flight work; only an expired deadline needs
     // that (withDeadline already did it).
     await closeWithin(db, report.error?.kind === "timeout");
@@ -193,8 +207,10 @@ async function repairOpen(
   options: RepairOptions,
   log: (line: string) => void,
   deadline: number,
+  answered: () => void,
 ): Promise<Committed | undefined> {
   const schema = await db.schema();
+  answered();
   report.schema = schema.facts;
   if (schema.absence !== null) {
     report.status = "skipped";
@@ -318,6 +334,8 @@ class Backfill {
   #length = MIN_CODE_LENGTH;
   #lastProgress = Date.now();
   #started = false;
+  /** The notice said if the lock takes long to come; cancelled once it is held. */
+  #lockWait: { cancel(): void } | undefined;
   #catchUps = 0;
   /** Users the latest pass set out to fill: a catch-up must find fewer. */
   #lastPass = 0;
@@ -337,7 +355,15 @@ class Backfill {
     let done = false;
     const { signal, throttle } = this.#settings;
     while (!done) {
-      done = await this.#table.transaction((tx) => this.#transaction(tx));
+      // Another replica's repair holds the lock: say so once it takes a while.
+      this.#lockWait = this.#started
+        ? undefined
+        : noticeIfSlow(this.#settings.log, LOG.waitingForLock());
+      try {
+        done = await this.#table.transaction((tx) => this.#transaction(tx));
+      } finally {
+        this.#lockWait?.cancel();
+      }
       if (!done && throttle) await this.#pace(throttle, began, from);
       if (!done && signal?.aborted) {
         this.stopped = true;
@@ -376,6 +402,7 @@ class Backfill {
   }
 
   async #transaction(tx: RepairTransaction): Promise<boolean> {
+    this.#lockWait?.cancel();
     if (!this.#started) {
       this.#started = true;
       if (this.#settings.fixDuplicates) {

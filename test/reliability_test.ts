@@ -318,6 +318,10 @@ describe("SIGKILL during a backfill", () => {
       await release();
       assert.equal(await running.exited, 0);
       assert.match(running.output(), literal(LOG.success(100)));
+      // Said once, after a few seconds of waiting, and before the work.
+      const said = lines(running.output());
+      assert.equal(said.filter((line) => line === LOG.waitingForLock()).length, 1, said.join("\n"));
+      assert.ok(said.indexOf(LOG.waitingForLock()) < said.indexOf(LOG.success(100)));
     });
     assert.equal(countMissing(await pg.rows()), 0);
   });

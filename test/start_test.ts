@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
+import postgres from "postgres";
 import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
@@ -16,14 +17,19 @@ import {
   launch,
   lines,
   literal,
+  postgresFixture,
   ROOT,
   run,
   type Running,
   sendSignal,
+  silentListener,
+  sleep,
   waitForHttp,
   waitForOutput,
 } from "./helpers.ts";
-import { LOG, WARNING_PREFIX } from "../src/messages.ts";
+import { LOG, PROBE_LOG, PROBE_STARTING, START_LOG, WARNING_PREFIX } from "../src/messages.ts";
+import { repairLockKey } from "../src/db/postgres.ts";
+import { PROBE_PATH } from "../health.ts";
 import { DENO_PERMISSIONS } from "../src/runtime.ts";
 
 const START = join(ROOT, "start.sh");
@@ -124,11 +130,15 @@ describe("start.sh and the probe", () => {
     const port = await freePort();
     const running = startSh([], { ...db.env, HEALTH_HOST: "127.0.0.1", HEALTH_PORT: String(port) });
     const url = `http://127.0.0.1:${port}/health/invite-codes?format=text`;
-    await waitForHttp(url, 30_000);
-    assert.equal(await (await fetch(url)).text(), "missing=0\n");
+    // The probe listens before the repair: it may first see the 6 missing.
+    await waitForBody(url, "missing=0\n", 30_000);
     sendSignal(running, "SIGTERM");
-    assert.equal(await running.exited, 0);
+    // 0 from the probe; 143 when the repair's last steps (its upkeep after
+    // the commit, its exit) were still running as the signal came.
+    const status = await running.exited;
+    assert.ok(status === 0 || status === 143, `exit status ${status}`);
     assert.match(running.output(), literal(LOG.success(6)));
+    assert.match(running.output(), literal(PROBE_LOG.stopping("SIGTERM")));
   });
 
   test("Node's compile cache in a folder whose path has a space: used, and the repair runs", async () => {
@@ -184,10 +194,49 @@ describe("start.sh and the probe", () => {
     assert.equal(alive, false, "the probe exited with the app");
   });
 
-  test("an unknown INVITE_CODE_RUNTIME: one line, exit 2", async () => {
-    const running = launch("sh", [START], { env: { INVITE_CODE_RUNTIME: "bun" } });
-    assert.equal(await running.exited, 2);
-    assert.equal(running.output(), 'ERROR: INVITE_CODE_RUNTIME must be deno or node, got "bun"\n');
+  test("a bad setting of the tool's own is one WARNING line, and the repair and the app run", async () => {
+    await db.seed({ users: 3 });
+    const cases: [Record<string, string>, RegExp][] = [
+      // Not a runtime: picked as if unset.
+      [{ INVITE_CODE_RUNTIME: "bun" }, literal(START_LOG.badRuntime("bun"))],
+      // A port the probe beside the app cannot take.
+      [
+        { HEALTH_HOST: "127.0.0.1", HEALTH_PORT: "http" },
+        new RegExp(`${literal(PROBE_LOG.notStarted("")).source}.*HEALTH_PORT`),
+      ],
+    ];
+    for (const [settings, warning] of cases) {
+      const output = await startAndStop({ ...db.env, ...settings });
+      assert.equal(output.filter((line) => warning.test(line)).length, 1, output.join("\n"));
+      assert.ok(output.includes(LOG.allHaveCodes(3)), `the repair ran: ${output.join("\n")}`);
+      assert.doesNotMatch(output.join("\n"), /^ERROR|^\s+at /m);
+    }
+    // Spelled in capitals or with spaces, a runtime is still that runtime.
+    const spelled = await startAndStop({ ...db.env, INVITE_CODE_RUNTIME: " Node " });
+    assert.match(spelled[0], /^Using node v\d+/);
+    assert.doesNotMatch(spelled.join("\n"), /WARNING/);
+  });
+
+  test("INVITE_CODE_FLAGS are words, never file name patterns", async () => {
+    // Globbed, "--timeout *" would become "--timeout <a file name here>".
+    const cwd = mkdtempSync(join(tmpdir(), "invite-code-glob-"));
+    writeFileSync(join(cwd, "7"), "");
+    try {
+      const running = launch("sh", [START, ...APP], {
+        cwd,
+        env: {
+          INVITE_CODE_RUNTIME: isDeno ? "deno" : "node",
+          ...db.env,
+          INVITE_CODE_FLAGS: "--timeout *",
+        },
+      });
+      await waitForOutput(running, APP_LINE);
+      sendSignal(running, "SIGTERM");
+      assert.equal(await running.exited, 0);
+      assert.match(running.output(), /--timeout needs .*, got "\*"/);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   test("start.sh speaks the contract's WARNING prefix and Deno permissions", () => {
@@ -301,15 +350,19 @@ forward sleep 5; echo "rc=$?"`;
     assert.ok(Date.now() - started < 4000, `the step stopped in ${Date.now() - started} ms`);
   });
 
-  test("SIGTERM during a slow migration: start.sh stops within 5 s and the app never starts", async () => {
-    const running = startSh(APP, { DATA_DIR: "/nonexistent", MIGRATE_CMD: "sleep 60" });
-    await waitForOutput(running, "Running database migrations...");
-    const sent = Date.now();
-    sendSignal(running, "SIGTERM");
-    assert.equal(await running.exited, 143);
-    assert.ok(Date.now() - sent < 5000, `stopped in ${Date.now() - sent} ms`);
-    assert.doesNotMatch(running.output(), /Checking for users|app started/);
-  });
+  for (const [signal, status] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    test(`${signal} during a slow migration: start.sh stops within 5 s and the app never starts`, async () => {
+      // A shell's background job ignores SIGINT: passed on as such, the
+      // migration ran its 60 s to the end.
+      const running = startSh(APP, { DATA_DIR: "/nonexistent", MIGRATE_CMD: "sleep 60" });
+      await waitForOutput(running, "Running database migrations...");
+      const sent = Date.now();
+      sendSignal(running, signal);
+      assert.equal(await running.exited, status);
+      assert.ok(Date.now() - sent < 5000, `stopped in ${Date.now() - sent} ms`);
+      assert.doesNotMatch(running.output(), /Checking for users|app started/);
+    });
+  }
 });
 
 describe("start.sh stopped during the repair", () => {
@@ -317,16 +370,117 @@ describe("start.sh stopped during the repair", () => {
   before(async () => (db = await FIXTURES[0][1]()));
   after(() => db.close());
 
-  test("SIGTERM reaches the repair: it rolls back, start.sh exits within 5 s", async () => {
-    await db.seed({ users: 150_000, missing: 150_000 });
-    const running = startSh(APP, db.env);
-    await waitForOutput(running, LOG.found(150_000));
-    const sent = Date.now();
-    sendSignal(running, "SIGTERM");
-    assert.equal(await running.exited, 143);
-    assert.ok(Date.now() - sent < 5000, `stopped in ${Date.now() - sent} ms`);
-    assert.doesNotMatch(running.output(), /app started|SUCCESS/);
-    const rows = await db.rows();
-    assert.equal(rows.filter((r) => r.code === null).length, 150_000, "rolled back whole");
+  for (const [signal, status] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    test(`${signal} reaches the repair: it rolls back, start.sh exits within 5 s`, async () => {
+      await db.seed({ users: 150_000, missing: 150_000 });
+      const running = startSh(APP, db.env);
+      await waitForOutput(running, LOG.found(150_000));
+      const sent = Date.now();
+      sendSignal(running, signal);
+      assert.equal(await running.exited, status);
+      assert.ok(Date.now() - sent < 5000, `stopped in ${Date.now() - sent} ms`);
+      assert.doesNotMatch(running.output(), /app started|SUCCESS/);
+      const rows = await db.rows();
+      assert.equal(rows.filter((r) => r.code === null).length, 150_000, "rolled back whole");
+    });
+  }
+});
+
+describe("the probe listens from its first second", () => {
+  test("with no command, against a database that drops packets: /livez 200, readiness 503 starting", async () => {
+    const silent = await silentListener();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const started = Date.now();
+    const running = startSh([], {
+      DATABASE_URL: `postgresql://webui:pw@127.0.0.1:${silent.port}/openwebui`,
+      HEALTH_HOST: "127.0.0.1",
+      HEALTH_PORT: String(port),
+      // The probe's own first check waits as long: its answer is not known yet.
+      HEALTH_TIMEOUT_MS: "30000",
+      INVITE_CODE_FLAGS: "--timeout 60",
+    });
+    try {
+      // Before: the repair ran first, and /livez was silent until its deadline.
+      await waitForHttp(`${base}/livez`, 15_000);
+      const live = await fetch(`${base}/livez`);
+      assert.equal(live.status, 200);
+      assert.equal(await live.text(), "ok\n");
+      assert.ok(Date.now() - started < 15_000);
+      const ready = await fetch(`${base}${PROBE_PATH}?format=text`);
+      assert.equal(ready.status, 503);
+      assert.equal(await ready.text(), `missing=unknown (${PROBE_STARTING})\n`);
+      const json = await (await fetch(`${base}${PROBE_PATH}`)).json();
+      assert.equal(json.status, "fail");
+      assert.equal(json.output, PROBE_STARTING);
+      // The repair still waits, and says so after a few seconds.
+      await waitForOutput(
+        running,
+        LOG.waitingForDatabase(`postgresql://webui:***@127.0.0.1:${silent.port}/openwebui`),
+        20_000,
+      );
+      assert.doesNotMatch(running.output(), /Failed to auto-fix/);
+      assert.equal((await fetch(`${base}/livez`)).status, 200);
+      const sent = Date.now();
+      sendSignal(running, "SIGTERM");
+      assert.equal(await running.exited, 143);
+      assert.ok(Date.now() - sent < 8000, `stopped in ${Date.now() - sent} ms`);
+    } finally {
+      sendSignal(running, "SIGKILL");
+      silent.close();
+    }
+  });
+
+  test("beside the app, while another replica holds the lock: /livez 200, readiness 503, then missing=0", async () => {
+    const db = await postgresFixture();
+    const holder = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await db.seed({ users: 20, missing: 20 });
+      await holder`SELECT pg_advisory_lock(hashtextextended(${repairLockKey("public")}, 0))`;
+      const running = startSh(APP, {
+        ...db.env,
+        HEALTH_HOST: "127.0.0.1",
+        HEALTH_PORT: String(port),
+        HEALTH_CACHE_MS: "0",
+      });
+      try {
+        await waitForHttp(`${base}/livez`, 15_000);
+        assert.equal((await fetch(`${base}/livez`)).status, 200);
+        await waitForBody(`${base}${PROBE_PATH}?format=text`, "missing=20\n", 15_000);
+        await waitForOutput(running, LOG.waitingForLock(), 20_000);
+        assert.ok(!running.output().includes(APP_LINE), "the app waits for the repair");
+        const ready = await fetch(`${base}${PROBE_PATH}`);
+        assert.equal(ready.status, 503);
+        await ready.body?.cancel();
+        await holder`SELECT pg_advisory_unlock_all()`;
+        await waitForOutput(running, APP_LINE);
+        assert.ok(lines(running.output()).includes(LOG.success(20)));
+        await waitForBody(`${base}${PROBE_PATH}?format=text`, "missing=0\n", 15_000);
+      } finally {
+        sendSignal(running, "SIGTERM");
+        await running.exited;
+      }
+    } finally {
+      await holder.end();
+      await db.close();
+    }
   });
 });
+
+/** Poll `url` until its body is `expected` (the probe may first see the state before the repair). */
+async function waitForBody(url: string, expected: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < until) {
+    try {
+      last = await (await fetch(url)).text();
+      if (last === expected) return;
+    } catch (error) {
+      last = String(error);
+    }
+    await sleep(100);
+  }
+  assert.fail(`${url} answered ${JSON.stringify(last)}, not ${JSON.stringify(expected)}`);
+}

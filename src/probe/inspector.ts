@@ -35,6 +35,8 @@ export interface Inspector {
   readonly inspections: number;
   /** Inspections that could not read the table (no connection, a timeout, ...). */
   readonly failures: number;
+  /** Whether any inspection has finished yet: before that, nobody knows. */
+  readonly answered: boolean;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,9 @@ export function createInspector(options: InspectorOptions): Inspector {
     },
     get failures() {
       return failures;
+    },
+    get answered() {
+      return cached !== undefined;
     },
     async close() {
       await closeWithin(db);

@@ -51,6 +51,7 @@ export function publicReason(result: Inspection, details: boolean): string | nul
     return result.reason;
   }
   if (result.status === "absent") return "absent: the invite_code column or its table is missing";
+  if (result.error?.kind === "starting") return result.reason;
   return `check failed: ${result.error?.kind ?? "internal"}`;
 }
 
