@@ -44,9 +44,10 @@ export const PROBE_PATH = "/health/invite-codes";
 
 /**
  * How long a readiness request waits for the probe's first answer before it
- * gets "starting" (503): well within any orchestrator's probe timeout.
+ * gets "starting" (503): long enough for a first connection on a busy host,
+ * short of the 5 s the examples give a probe request.
  */
-const STARTING_WAIT_MS = 500;
+const STARTING_WAIT_MS = 2000;
 
 /** What the probe knows before its first check has answered: nothing yet. */
 function startingObservation(): Observed {
@@ -259,7 +260,10 @@ export function createProbe(
       // short wait for the first answer, then "starting", never a hang.
       let timer: ReturnType<typeof setTimeout> | undefined;
       const starting = new Promise<Observed>((resolve) => {
-        timer = setTimeout(() => resolve(startingObservation()), STARTING_WAIT_MS);
+        timer = setTimeout(
+          () => resolve(startingObservation()),
+          Math.min(STARTING_WAIT_MS, settings.timeoutMs),
+        );
       });
       return Promise.race([inspector.latest(), starting]).then((o) => {
         clearTimeout(timer);

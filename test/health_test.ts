@@ -23,10 +23,11 @@ import {
   runtimeCommand,
   sampleOf,
   sendSignal,
+  silentListener,
   sleep,
   waitForHttp,
 } from "./helpers.ts";
-import { PROBE_LOG } from "../src/messages.ts";
+import { PROBE_LOG, PROBE_STARTING } from "../src/messages.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
 
 const HEALTH = join(ROOT, "health.ts");
@@ -237,6 +238,40 @@ for (const [dialect, open] of FIXTURES) {
     });
   });
 }
+
+test("before its first answer: /livez 200 at once, readiness 503 starting, never a hang", async () => {
+  // A database that accepts and never answers, as one that drops packets.
+  const silent = await silentListener();
+  const probe = createProbe({
+    env: { DATABASE_URL: `postgresql://webui:pw@127.0.0.1:${silent.port}/openwebui` },
+    settings: { timeoutMs: 8000 },
+    log: () => {},
+  });
+  try {
+    let started = Date.now();
+    const live = await probe.app.request("/livez");
+    assert.equal(live.status, 200);
+    assert.ok(Date.now() - started < 1000, "/livez never waits for the database");
+    started = Date.now();
+    const text = await probe.app.request(`${PROBE_PATH}?format=text`);
+    assert.equal(text.status, 503);
+    assert.equal(await text.text(), `missing=unknown (${PROBE_STARTING})\n`);
+    assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+    const json = await probe.app.request(PROBE_PATH);
+    assert.equal(json.status, 503);
+    assert.deepEqual(
+      [(await json.json()).status, json.headers.get("content-type")],
+      ["fail", "application/health+json"],
+    );
+    // Once the first check has answered (here: its time limit), that answer is served.
+    await probe.inspector.latest();
+    const known = await probe.app.request(`${PROBE_PATH}?format=text`);
+    assert.equal(await known.text(), "missing=unknown (check failed: timeout)\n");
+  } finally {
+    await probe.close();
+    silent.close();
+  }
+});
 
 describe("probe through a database outage", () => {
   let db: Fixture;
