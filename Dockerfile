@@ -1,8 +1,8 @@
 # invite-code-repair: the repair (init container / start step) and the probe.
 #   docker build -t invite-code-repair .
 #   docker run -e DATABASE_URL=postgresql://... -p 8081:8081 invite-code-repair
-# With no command it repairs, then serves the probe; with a command it
-# repairs, then execs the command (see start.sh).
+# With no command it serves the probe from its first second and repairs
+# meanwhile; with a command it repairs, then execs the command (see start.sh).
 FROM node:24.9.0-bookworm-slim
 
 WORKDIR /app

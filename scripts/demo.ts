@@ -65,7 +65,8 @@ function indent(chunk: Buffer | string): string {
 let failed = false;
 try {
   const base = `http://127.0.0.1:${port}/health/invite-codes`;
-  const text = await poll(`${base}?format=text`);
+  // The probe listens before the repair has run: wait for its answer to turn.
+  const text = await poll(`${base}?format=text`, (body) => body === "missing=0\n");
   console.log(`\n$ curl -s '${base}?format=text'\n${text}`);
   console.log(`$ curl -s ${base}\n${JSON.stringify(JSON.parse(await poll(base)), null, 2)}\n`);
 
@@ -88,15 +89,16 @@ try {
 console.log(failed ? "\nDemo FAILED." : "\nDemo done: every user has a unique invite code.");
 process.exit(failed ? 1 : 0);
 
-/** GET `url` once the probe is up; the body as text. */
-async function poll(url: string): Promise<string> {
-  const until = Date.now() + 30_000;
+/** GET `url` until the probe is up and its body passes `done`; the last body as text. */
+async function poll(url: string, done: (body: string) => boolean = () => true): Promise<string> {
+  const until = Date.now() + 60_000;
   for (;;) {
     try {
-      return await (await fetch(url)).text();
+      const body = await (await fetch(url)).text();
+      if (done(body) || Date.now() > until) return body;
     } catch (error) {
       if (Date.now() > until) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
