@@ -148,7 +148,8 @@ forward() {
 stop_if_signalled() {
   if [ -n "$signalled" ]; then
     echo "Stopping on SIG$signalled"
-    if [ -n "$probe" ]; then wait "$probe" 2>/dev/null; fi
+    # Signalled again: the first signal may have come before the probe started.
+    if [ -n "$probe" ]; then kill -TERM "$probe" 2>/dev/null && wait "$probe" 2>/dev/null; fi
     [ "$signalled" = TERM ] && exit 143
     exit 130
   fi
