@@ -3,7 +3,9 @@
  * Dockerfile run it, against real databases.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { renameSync } from "node:fs";
+import process from "node:process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
@@ -30,6 +32,21 @@ import { PROBE_LOG } from "../src/messages.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
 
 const HEALTH = join(ROOT, "health.ts");
+
+const promtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim();
+const noPromtool = promtool || process.env.REQUIRE_PROMTOOL === "1"
+  ? undefined
+  : "promtool is not installed (apt-get install prometheus)";
+
+/** What `promtool check metrics` says about a /metrics body: "" when it finds nothing. */
+function promtoolCheck(body: string): string {
+  const run = spawnSync(promtool || "promtool", ["check", "metrics"], {
+    input: body,
+    encoding: "utf8",
+  });
+  if (run.error) throw run.error;
+  return run.status === 0 ? "" : `exit ${run.status}: ${run.stdout}${run.stderr}`.trim();
+}
 
 async function startProbe(env: Record<string, string>, cacheMs = 200) {
   const port = await freePort();
@@ -130,13 +147,32 @@ for (const [dialect, open] of FIXTURES) {
         assert.equal(metrics.status, 200);
         assert.match(metrics.type!, /^text\/plain; version=0\.0\.4/);
         assert.equal(metric(metrics.body, "invite_codes_missing"), 0);
-        assert.equal(metric(metrics.body, "invite_codes_users_total"), 20);
+        assert.equal(metric(metrics.body, "invite_codes_users"), 20);
         assert.equal(metric(metrics.body, "invite_codes_check_success"), 1);
         assert.ok(metric(metrics.body, "invite_codes_check_duration_seconds") >= 0);
       } finally {
         assert.equal(await stopProbe(probe), 0, "clean exit on SIGTERM");
       }
       assert.match(probe.output(), literal(PROBE_LOG.stopping("SIGTERM")));
+    });
+
+    test("promtool check metrics finds nothing in the probe's real /metrics, passing or failing", {
+      skip: noPromtool,
+    }, async () => {
+      await db.seed({ users: 4, missing: 1 });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const failing = await get(`${base}/metrics`);
+        assert.equal(metric(failing.body, "invite_codes_missing"), 1);
+        assert.equal(promtoolCheck(failing.body), "");
+        assert.equal((await runCli([], db.env)).code, 0);
+        await sleep(300); // the cache window
+        const passing = await get(`${base}/metrics`);
+        assert.equal(metric(passing.body, "invite_codes_users"), 4);
+        assert.equal(promtoolCheck(passing.body), "");
+      } finally {
+        await stopProbe(probe);
+      }
     });
 
     test("livez, 404, 405, and no stack traces", async () => {
