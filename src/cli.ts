@@ -171,7 +171,7 @@ export async function main(args: string[], env?: Env): Promise<number> {
       timeoutMs: flags.timeoutMs,
     });
     print(report);
-    return report.status === "failed" && flags.strict ? 1 : 0;
+    return (report.status === "failed" || report.status === "partial") && flags.strict ? 1 : 0;
   } catch (error) {
     // repair() and check() report rather than throw; what reaches here is the
     // runtime refusing something (a Deno permission) before they could start.

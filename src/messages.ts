@@ -34,6 +34,10 @@ export const LOG = {
   ignoredKeywords: (names: string) =>
     `INFO: Ignoring connection settings this tool cannot apply: ${names}`,
   failed: (reason: string) => `${WARNING_PREFIX}${reason}`,
+  /** Batches committed, then a failure stopped the run: what stays done, and what is left. */
+  partial: (committed: number, of: number, remaining: number, reason: string) =>
+    `WARNING: Generated invite codes for ${committed} of ${of} users, then stopped: ${reason}; ` +
+    `the ${committed} committed codes stay, and the next run continues with the ${remaining} left`,
   checkFailed: (reason: string) => `FAIL: ${reason}`,
   checkError: (reason: string) => `ERROR: Could not check invite codes: ${reason}`,
   usage: (message: string) => `ERROR: ${message} (see --help)`,

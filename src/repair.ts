@@ -70,13 +70,20 @@ export interface RepairOptions {
   signal?: AbortSignal;
 }
 
-/** What a repair did; `--json` prints it. */
+/**
+ * What a repair did; `--json` prints it. `partial`: batches committed before
+ * a failure stopped the run; `generated` counts what committed, `remaining`
+ * what the next run still has to do, and `error` says why it stopped.
+ */
 export interface RepairReport {
-  status: "ok" | "repaired" | "skipped" | "dry-run" | "failed";
+  status: "ok" | "repaired" | "skipped" | "dry-run" | "partial" | "failed";
   database: string | null;
   total: number | null;
   missing: number | null;
+  /** Users whose new code is committed (a dry run: 0). */
   generated: number;
+  /** Users still without a code when the run ended, as far as it knows. */
+  remaining: number | null;
   duplicates: number | null;
   schema: SchemaFacts | null;
   durationMs: number;
@@ -132,10 +139,13 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     total: null,
     missing: null,
     generated: 0,
+    remaining: null,
     duplicates: null,
     schema: null,
     durationMs: 0,
   };
+  // What committed so far, kept outside the work the deadline may abandon.
+  const progress: Progress = { committed: 0, found: 0 };
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let upkeepDeadline: number | undefined;
   let db: Database | undefined;
@@ -152,7 +162,7 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     const committed = await withDeadline(
       deadline,
       opened,
-      () => repairOpen(opened, report, options, log, deadline),
+      () => repairOpen(opened, report, options, log, deadline, progress),
     );
     // The codes are committed: upkeep gets a short bound of its own, and
     // nothing it meets can turn the report into a failure.
@@ -169,16 +179,41 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
       }
     }
   } catch (error) {
-    report.status = "failed";
     report.error = describeFailure(error, secrets);
-    log(LOG.failed(report.error.message));
+    if (progress.committed > 0) {
+      // Committed batches stay: the report says what they did and what is left.
+      report.status = "partial";
+      report.missing = progress.found;
+      report.generated = progress.committed;
+      log(
+        LOG.partial(
+          progress.committed,
+          progress.found,
+          Math.max(0, progress.found - progress.committed),
+          report.error.message,
+        ),
+      );
+    } else {
+      report.status = "failed";
+      report.generated = 0;
+      log(LOG.failed(report.error.message));
+    }
   } finally {
+    report.remaining = report.missing === null
+      ? null
+      : Math.max(0, report.missing - report.generated);
     // Forcing the close drops in-flight work; only an expired deadline needs
     // that (withDeadline already did it).
     await closeWithin(db, report.error?.kind === "timeout");
     report.durationMs = Math.round(performance.now() - started);
   }
   return report;
+}
+
+/** Users whose codes committed, of those found missing: what a failure cannot take back. */
+interface Progress {
+  committed: number;
+  found: number;
 }
 
 /** What a repair committed, for the upkeep after it; undefined when nothing was written. */
@@ -193,6 +228,7 @@ async function repairOpen(
   options: RepairOptions,
   log: (line: string) => void,
   deadline: number,
+  progress: Progress,
 ): Promise<Committed | undefined> {
   const schema = await db.schema();
   report.schema = schema.facts;
@@ -236,6 +272,10 @@ async function repairOpen(
     progressIntervalMs: options.progressIntervalMs ?? 5000,
     fixDuplicates: options.fixDuplicates ?? false,
     log,
+    onCommit(committed, found) {
+      progress.committed = committed;
+      progress.found = found;
+    },
   });
   await backfill.run();
   report.generated = backfill.generated;
@@ -299,6 +339,8 @@ interface BackfillSettings {
   progressIntervalMs: number;
   fixDuplicates: boolean;
   log: (line: string) => void;
+  /** After each commit: users given codes so far, of those found missing. */
+  onCommit?: (committed: number, found: number) => void;
 }
 
 /**
@@ -306,8 +348,10 @@ interface BackfillSettings {
  * codes to the next missing rows in the dialect's walk order.
  */
 class Backfill {
-  /** Users given a code, over every transaction. */
+  /** Users given a code, over every transaction (the open one included). */
   generated = 0;
+  /** Users whose code committed. */
+  committed = 0;
   /** Users found missing under the lock (0: another replica did the work). */
   found = 0;
   /** The signal stopped it between batches, with users still missing. */
@@ -337,7 +381,15 @@ class Backfill {
     let done = false;
     const { signal, throttle } = this.#settings;
     while (!done) {
-      done = await this.#table.transaction((tx) => this.#transaction(tx));
+      try {
+        done = await this.#table.transaction((tx) => this.#transaction(tx));
+      } catch (error) {
+        // Rolled back: only what committed before counts.
+        this.generated = this.committed;
+        throw error;
+      }
+      this.committed = this.generated;
+      this.#settings.onCommit?.(this.committed, Math.max(this.found, this.committed));
       if (!done && throttle) await this.#pace(throttle, began, from);
       if (!done && signal?.aborted) {
         this.stopped = true;

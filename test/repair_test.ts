@@ -225,13 +225,57 @@ for (const [dialect, open] of FIXTURES) {
       await db.exec(failOnUserTrigger(dialect, "name", "User 30"));
       const result = await runCli(["--batch-size", "4"], db.env);
       assert.equal(result.code, 0, "fail-open");
-      assert.match(result.stdout, warned());
       const fixed = (await db.rows()).filter((r) => !isMissing(r.code)).length;
       assert.equal(fixed, 28, "the seven whole batches before the failing one stay committed");
+      const last = lines(result.stdout).at(-1)!;
+      assert.match(last, /update refused by test trigger/);
+      assert.ok(last.startsWith(LOG.partial(28, 30, 2, "").split(", then stopped")[0]), last);
+      assert.ok(last.endsWith(LOG.partial(28, 30, 2, "").split("; ")[1]), last);
 
       await db.exec(dialect === "sqlite" ? "DROP TRIGGER refuse" : 'DROP TRIGGER refuse ON "user"');
       const rerun = await runCli(["--batch-size", "4"], db.env);
       assert.match(rerun.stdout, literal(LOG.success(2)), "a rerun resumes");
+    });
+
+    test("committed work is never reported as failed: --json says partial, what committed and what is left", async () => {
+      await db.seed({ users: 30, missing: 30 });
+      await db.exec(failOnUserTrigger(dialect, "name", "User 30"));
+      const result = await runCli(["--batch-size", "4", "--json", "--strict"], db.env);
+      assert.equal(result.code, 1, "--strict: the users left make it exit 1");
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.status, "partial");
+      assert.equal(report.generated, 28);
+      assert.equal(report.remaining, 2);
+      assert.equal(report.missing, 30);
+      assert.match(report.error.message, /update refused by test trigger/);
+      assert.doesNotMatch(
+        result.stderr,
+        warned(),
+        "no 'Failed to auto-fix' line for committed work",
+      );
+    });
+
+    test("a --batch-size run that reaches --timeout reports the batches it committed", async () => {
+      await db.seed({ users: 200, missing: 200 });
+      const printed: string[] = [];
+      // Throttled to 100 users/s: two or three batches of 50 commit before the 1.5 s deadline.
+      const report = await repair({
+        env: db.env,
+        batchSize: 50,
+        timeoutMs: 1_500,
+        throttle: { maxRate: 100, maxLagSeconds: 1e9, maxActiveSessions: 1e9 },
+        log: (line) => printed.push(line),
+      });
+      const fixed = (await db.rows()).filter((r) => !isMissing(r.code)).length;
+      assert.equal(report.status, "partial", printed.join("\n"));
+      assert.equal(report.error?.kind, "timeout");
+      assert.ok(fixed >= 50 && fixed < 200 && fixed % 50 === 0, `${fixed} committed`);
+      assert.equal(report.generated, fixed, "generated counts exactly what committed");
+      assert.equal(report.remaining, 200 - fixed);
+      assert.equal(
+        printed.at(-1),
+        LOG.partial(fixed, 200, 200 - fixed, report.error!.message),
+      );
     });
 
     test("progress lines on long runs", async () => {
