@@ -84,9 +84,14 @@ export interface RepairReport {
   generated: number;
   /** Users still without a code when the run ended, as far as it knows. */
   remaining: number | null;
+  /** Users holding a code another user also holds (every holder). */
   duplicates: number | null;
+  /** How many codes those users share. */
+  sharedCodes: number | null;
   schema: SchemaFacts | null;
   durationMs: number;
+  /** Why it skipped, stopped or failed; null when it did its work. */
+  reason: string | null;
   error?: Failure;
 }
 
@@ -141,8 +146,10 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     generated: 0,
     remaining: null,
     duplicates: null,
+    sharedCodes: null,
     schema: null,
     durationMs: 0,
+    reason: null,
   };
   // What committed so far, kept outside the work the deadline may abandon.
   const progress: Progress = { committed: 0, found: 0 };
@@ -180,6 +187,7 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     }
   } catch (error) {
     report.error = describeFailure(error, secrets);
+    report.reason = report.error.message;
     if (progress.committed > 0) {
       // Committed batches stay: the report says what they did and what is left.
       report.status = "partial";
@@ -199,6 +207,10 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
       log(LOG.failed(report.error.message));
     }
   } finally {
+    // Codes several users hold are told, not hidden behind "All users have invite codes".
+    if (!options.fixDuplicates && report.duplicates && report.status !== "failed") {
+      log(LOG.duplicatesLeft(report.duplicates, report.sharedCodes ?? 1));
+    }
     report.remaining = report.missing === null
       ? null
       : Math.max(0, report.missing - report.generated);
@@ -234,6 +246,7 @@ async function repairOpen(
   report.schema = schema.facts;
   if (schema.absence !== null) {
     report.status = "skipped";
+    report.reason = schema.absence;
     log(LOG.skipped(schema.absence));
     return;
   }
@@ -244,16 +257,18 @@ async function repairOpen(
   const before = schema.counts;
   report.total = before.total;
   report.missing = before.missing;
-  const duplicated = options.fixDuplicates ? await table.duplicates() : 0;
-  if (before.missing === 0 && duplicated === 0) {
+  const shared = await table.duplicates();
+  report.duplicates = shared.users;
+  report.sharedCodes = shared.codes;
+  const fixing = options.fixDuplicates ? shared.users - shared.codes : 0;
+  if (before.missing === 0 && fixing === 0) {
     log(LOG.allHaveCodes(before.total));
-    report.duplicates = await table.duplicates();
     return;
   }
   if (options.dryRun) {
     report.status = "dry-run";
     log(LOG.foundDryRun(before.missing));
-    report.duplicates = await table.duplicates();
+    if (fixing > 0) log(LOG.duplicatesDryRun(fixing, shared.users, shared.codes));
     return;
   }
   if (schema.facts.server?.standby) {
@@ -320,9 +335,12 @@ async function afterCommit(
     log(LOG.maintenanceSkipped(describeFailure(error, []).message));
   }
   try {
-    report.duplicates = await table.duplicates();
+    const shared = await table.duplicates();
+    report.duplicates = shared.users;
+    report.sharedCodes = shared.codes;
   } catch {
     report.duplicates = null;
+    report.sharedCodes = null;
   }
 }
 

@@ -50,8 +50,24 @@ test("--help and --version", async () => {
   const help = await cli(["--help"], {});
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--batch-size N/);
+  // Every flag with its short form, every range, every exit code.
+  for (
+    const needed of [
+      /-h, --help/,
+      /-V, --version/,
+      /N from 1 to 100000000/,
+      /1 to 86400 \(default 120\)/,
+      /Exit codes: 0 /,
+      /1 failed or\s+stopped part-way with --strict/,
+      /2 bad flags/,
+    ]
+  ) {
+    assert.match(help.stdout, needed);
+  }
+  assert.equal((await cli(["-h"], {})).stdout, help.stdout);
   const version = await cli(["--version"], {});
   assert.equal(version.stdout.trim(), VERSION);
+  assert.equal((await cli(["-V"], {})).stdout.trim(), VERSION);
   assert.equal(VERSION, JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
 });
 
@@ -64,7 +80,12 @@ test("unknown flags and bad values: one line on stderr, exit 2", async () => {
     [["--timeout", "1e999"], /^ERROR: --timeout needs/],
     [["--timeout", "9".repeat(500)], /^ERROR: --timeout needs .*\.\.\."/],
     [["--batch-size", "1.5"], /^ERROR: --batch-size needs a whole number/],
-    [["--batch-size", "-3"], /^ERROR: /],
+    [
+      ["--batch-size", "-3"],
+      /^ERROR: --batch-size needs a whole number from 1 to 100000000, got "-3"/,
+    ],
+    [["--timeout", "-5"], /^ERROR: --timeout needs a number from 1 to 86400, got "-5"/],
+    [["--fix-duplicates", "--check"], /^ERROR: --check and --fix-duplicates exclude each other/],
     [["--batch-size"], /^ERROR: /],
     [["--check", "--dry-run"], /^ERROR: --check and --dry-run exclude each other/],
   ];

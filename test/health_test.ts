@@ -28,7 +28,7 @@ import {
   sleep,
   waitForHttp,
 } from "./helpers.ts";
-import { PROBE_LOG } from "../src/messages.ts";
+import { PROBE_LOG, sharedReason } from "../src/messages.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
 
 const HEALTH = join(ROOT, "health.ts");
@@ -226,10 +226,12 @@ for (const [dialect, open] of FIXTURES) {
         const body = JSON.parse(response.body);
         assert.equal(body.status, "warn");
         assert.equal(body.missing, 0);
-        assert.equal(body.output, "2 users hold a code another user also holds");
-        assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 2);
+        // Three users hold SAME42: all three are counted.
+        assert.equal(body.output, sharedReason(3, 1));
+        assert.equal(body.output, "3 users hold a code another user also holds");
+        assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 3);
         assert.equal(body.checks["invite_codes:duplicates"][0].status, "warn");
-        assert.equal(metric((await get(`${base}/metrics`)).body, "invite_codes_duplicates"), 2);
+        assert.equal(metric((await get(`${base}/metrics`)).body, "invite_codes_duplicates"), 3);
       } finally {
         await stopProbe(probe);
       }

@@ -880,6 +880,7 @@ describe("unusual data", () => {
         const plain = await cli([], db.env);
         assert.deepEqual(lines(plain.stdout), [
           LOG.allHaveCodes(6),
+          LOG.duplicatesLeft(3, 1),
         ]);
         assert.equal((await cli(["--check"], db.env)).code, 1);
         const fixed = await cli(["--fix-duplicates"], db.env);

@@ -22,6 +22,7 @@ import {
   type RepairTransaction,
   type Schema,
   type SchemaFacts,
+  type SharedCodes,
   TABLE,
   type UserTable,
   WHITESPACE_CODE_POINTS,
@@ -323,15 +324,15 @@ export function openPostgres(
     // rows each chunk's savepoint updated.
     const writers = new Set<string>();
     return {
-      async duplicates(): Promise<number> {
-        if (facts.unique) return 0;
+      async duplicates(): Promise<SharedCodes> {
+        if (facts.unique) return { users: 0, codes: 0 };
         const [row] = await inTransaction(readMode, (tx) =>
-          tx.unsafe<{ duplicates: number }[]>(
-            `SELECT coalesce(sum(n - 1), 0)::float8 AS duplicates FROM (
+          tx.unsafe<SharedCodes[]>(
+            `SELECT coalesce(sum(n), 0)::float8 AS users, count(*)::float8 AS codes FROM (
                SELECT count(*) AS n FROM ${table} WHERE NOT ${missing(COL)}
                GROUP BY ${COL} HAVING count(*) > 1) d`,
           ));
-        return row.duplicates;
+        return { users: row.users, codes: row.codes };
       },
 
       async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {

@@ -179,13 +179,13 @@ function userTable(
   return {
     duplicates: () =>
       promised(() => {
-        if (facts.unique) return 0;
+        if (facts.unique) return { users: 0, codes: 0 };
         const row = db.prepare(
-          `SELECT coalesce(sum(n - 1), 0) AS duplicates FROM (
+          `SELECT coalesce(sum(n), 0) AS users, count(*) AS codes FROM (
              SELECT count(*) AS n FROM ${TBL} WHERE NOT ${MISSING}
              GROUP BY ${COL} HAVING count(*) > 1)`,
-        ).get() as { duplicates: number };
-        return row.duplicates;
+        ).get() as { users: number; codes: number };
+        return { users: row.users, codes: row.codes };
       }),
 
     async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
