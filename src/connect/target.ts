@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { InviteCodeError } from "../errors.ts";
 import { type PostgresTarget, postgresTarget } from "./conninfo.ts";
-import { type Env, envSecrets, resolveDatabaseUrl } from "./environment.ts";
+import { type Env, envSecrets, resolveDatabaseUrl, unmetServerSettings } from "./environment.ts";
 import { withPasswords } from "./passfile.ts";
 import { parseSqlalchemyUrl, SUPPORTED } from "./sqlalchemy.ts";
 
@@ -25,6 +25,11 @@ export interface SqliteTarget {
   display: string;
   /** Secrets that must never reach any output. */
   secrets: string[];
+  /**
+   * Set when server settings were given but not all of them: the file is
+   * Open WebUI's fallback, and its absence means a misconfiguration.
+   */
+  unmetServerSettings?: string;
 }
 
 /** Where the `"user"` table lives, as resolved from the environment. */
@@ -66,7 +71,9 @@ export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseT
  * @param env Where to read the variables; default `process.env`.
  */
 export function resolveTarget(env: Env = process.env): DatabaseTarget {
-  return parseDatabaseUrl(resolveDatabaseUrl(env), env);
+  const target = parseDatabaseUrl(resolveDatabaseUrl(env), env);
+  const unmet = unmetServerSettings(env);
+  return target.dialect === "sqlite" && unmet ? { ...target, unmetServerSettings: unmet } : target;
 }
 
 function sqliteTarget(url: string): DatabaseTarget {

@@ -118,6 +118,7 @@ t AS (
 a AS (
   SELECT a.attnum, format_type(a.atttypid, a.atttypmod) AS type,
     format_type(a.atttypid, NULL) AS base_type,
+    (SELECT ty.typcategory = 'S' FROM pg_type ty WHERE ty.oid = a.atttypid) AS is_text,
     CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4
       THEN a.atttypmod - 4 END AS len
   FROM pg_attribute a JOIN t ON a.attrelid = t.oid
@@ -128,6 +129,8 @@ i AS (
   WHERE i.indexprs IS NULL AND i.indpred IS NULL
 )
 SELECT (SELECT name FROM s) AS schema,
+  EXISTS (SELECT 1 FROM pg_namespace n JOIN s ON n.nspname = s.name) AS schema_exists,
+  current_database() AS database,
   EXISTS (SELECT 1 FROM t) AS table_exists,
   coalesce((SELECT relkind = 'p' OR relhassubclass FROM t), false) AS spans_tables,
   EXISTS (SELECT 1 FROM a) AS column_exists,
@@ -195,6 +198,9 @@ const SESSION_REJECTED = new Error("target_session_attrs rejected this server");
 
 interface FactsRow {
   schema: string | null;
+  schema_exists: boolean;
+  database: string;
+  is_text: boolean | null;
   table_exists: boolean;
   column_exists: boolean;
   column_type: string | null;
@@ -396,6 +402,24 @@ export function openPostgres(
     schema(): Promise<Schema> {
       return inTransaction("read only", async (tx): Promise<Schema> => {
         const [row] = await tx.unsafe<FactsRow[]>(FACTS_SQL, [target.schema ?? null]);
+        if (!row.schema_exists) {
+          // Not "not migrated yet": no migration would put the table where the tool looks.
+          throw new InviteCodeError(
+            "config",
+            target.schema
+              ? `DATABASE_SCHEMA names schema "${target.schema}", which database ` +
+                `"${row.database}" does not have: check DATABASE_SCHEMA`
+              : `the connection's search_path names no schema that database "${row.database}" ` +
+                `has: set DATABASE_SCHEMA, or the role's search_path`,
+          );
+        }
+        if (row.column_exists && !row.is_text) {
+          throw new InviteCodeError(
+            "schema",
+            `column ${COLUMN} of "${TABLE}" is ${row.column_type}, not text: invite codes are ` +
+              `text (varchar(8) in the invite system's migration); change the column's type`,
+          );
+        }
         const facts: SchemaFacts = {
           dialect: "postgres",
           schema: row.schema,
