@@ -14,6 +14,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { dirname, join } from "node:path";
@@ -137,6 +138,28 @@ test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async 
   );
   assertOneCleanLine(result.stdout);
   assert.equal((await cli(["--check"], env)).code, 2);
+});
+
+test("a server that hangs up at once: the WARNING names the host and that it closed the connection", async () => {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const env = { DATABASE_URL: `postgresql://webui:${PASSWORD}@127.0.0.1:${port}/webui` };
+    const result = await cli(["--timeout", "10"], env);
+    assert.equal(result.code, 0);
+    assert.match(
+      result.stdout,
+      warned(
+        literal(`cannot connect to PostgreSQL: 127.0.0.1:${port}: server closed the connection unexpectedly`),
+      ),
+    );
+    assert.doesNotMatch(result.stdout, /SQLSTATE/);
+    assertOneCleanLine(result.stdout);
+    assert.equal((await cli(["--check", "--timeout", "10"], env)).code, 2);
+  } finally {
+    server.close();
+  }
 });
 
 test("a server that accepts and never answers: WARNING within the --timeout bound", async () => {

@@ -639,7 +639,8 @@ function translateError(error: unknown): InviteCodeError {
       cause: error,
     });
   }
-  if (/^[0-9A-Z]{5}$/.test(code)) {
+  // Every SQLSTATE holds a digit; "EPIPE" (a socket's code on Deno) does not.
+  if (/^[0-9A-Z]{5}$/.test(code) && /\d/.test(code)) {
     return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, { cause: error });
   }
   if (code === "CONNECT_TIMEOUT") {
