@@ -55,17 +55,18 @@ export function failedInspection(error: Failure, durationMs = 0): Inspection {
  * result.status; // "pass"
  * ```
  * @param db An open database.
- * @param options Secrets to mask in reasons, and the time limit.
+ * @param options Secrets to mask in reasons, the time limit, and the setting that sets it
+ *   (named in a timeout's reason; default `--timeout`).
  */
 export async function inspect(
   db: Database,
-  options: { secrets?: readonly string[]; timeoutMs?: number } = {},
+  options: { secrets?: readonly string[]; timeoutMs?: number; timeoutSetting?: string } = {},
 ): Promise<Inspection> {
   const started = performance.now();
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let result: Inspection;
   try {
-    result = await withDeadline(deadline, db, () => look(db));
+    result = await withDeadline(deadline, db, () => look(db), options.timeoutSetting);
   } catch (error) {
     result = failedInspection(describeFailure(error, options.secrets ?? []));
   }

@@ -27,6 +27,7 @@ import {
   sendSignal,
   sleep,
   waitForHttp,
+  waitForOutput,
 } from "./helpers.ts";
 import { PROBE_LOG, sharedReason } from "../src/messages.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
@@ -175,6 +176,26 @@ for (const [dialect, open] of FIXTURES) {
       }
     });
 
+    test("text or JSON as Accept's q-values say, and an unknown format is a 400", async () => {
+      await db.seed({ users: 3 });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const asked = async (accept: string) =>
+          (await get(`${base}/health/invite-codes`, { headers: { Accept: accept } })).type;
+        assert.match(await asked("text/plain") ?? "", /^text\/plain/);
+        assert.equal(await asked("text/plain;q=0"), "application/health+json");
+        assert.equal(await asked("text/plain;q=0, */*"), "application/health+json");
+        assert.equal(await asked("application/json, text/plain;q=0.5"), "application/health+json");
+        assert.match(await asked("text/plain, application/json;q=0.5") ?? "", /^text\/plain/);
+        const unknown = await get(`${base}/health/invite-codes?format=xml`);
+        assert.equal(unknown.status, 400);
+        assert.equal(unknown.body, 'unknown format "xml": use format=json or format=text\n');
+        assert.equal((await get(`${base}/health/invite-codes?format=json`)).status, 200);
+      } finally {
+        await stopProbe(probe);
+      }
+    });
+
     test("livez, 404, 405, and no stack traces", async () => {
       await db.seed({ users: 2 });
       const { probe, base } = await startProbe(db.env);
@@ -184,7 +205,8 @@ for (const [dialect, open] of FIXTURES) {
         assert.match(livez.type!, /^text\/plain/);
         assert.equal((await get(`${base}/nope`)).status, 404);
         for (const path of ["/health/invite-codes", "/livez", "/metrics"]) {
-          for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+          // FOO: a method Node's own HTTP parser does not know, answered before any handler.
+          for (const method of ["POST", "PUT", "DELETE", "PATCH", "FOO"]) {
             const response = await fetch(`${base}${path}`, { method });
             assert.equal(response.status, 405, `${method} ${path}`);
             assert.equal(response.headers.get("allow"), "GET, HEAD");
@@ -253,6 +275,13 @@ for (const [dialect, open] of FIXTURES) {
         } finally {
           await stopProbe(probe);
         }
+        // Whatever the wire may say, the probe's log names the reason.
+        assert.match(
+          probe.output(),
+          literal(
+            PROBE_LOG.checkFailed("absent", 'column invite_code does not exist in table "user"'),
+          ),
+        );
       }
     });
 
@@ -705,5 +734,50 @@ test("a column without its unique constraint: 200 with status warn, and the chec
     }
   } finally {
     await db.close();
+  }
+});
+
+test("a check that outlasts HEALTH_TIMEOUT_MS names HEALTH_TIMEOUT_MS, not --timeout", async () => {
+  const db = await postgresFixture();
+  const proxy = await outageProxy(new URL(db.env.DATABASE_URL));
+  const logged: string[] = [];
+  const probe = createProbe({
+    env: { DATABASE_URL: proxy.url.href, HEALTH_DETAILS: "1" },
+    settings: { cacheMs: 0, timeoutMs: 1_000 },
+    log: (line) => logged.push(line),
+  });
+  try {
+    await db.seed({ users: 2 });
+    assert.equal((await probe.app.request(PROBE_PATH)).status, 200);
+    proxy.stall();
+    const stalled = await probe.app.request(`${PROBE_PATH}?format=text`);
+    assert.equal(stalled.status, 503);
+    const body = await stalled.text();
+    assert.match(body, /\(HEALTH_TIMEOUT_MS\)/);
+    assert.doesNotMatch(body + logged.join("\n"), /--timeout/);
+    assert.ok(logged.some((line) => line.includes("(HEALTH_TIMEOUT_MS)")), logged.join("\n"));
+  } finally {
+    await probe.close();
+    await proxy.close();
+    await db.close();
+  }
+});
+
+test("the listen line writes an IPv6 address in brackets", async () => {
+  const port = await freePort();
+  const [command, args] = runtimeCommand(HEALTH);
+  const probe = launch(command, args, {
+    env: {
+      DATABASE_URL: "sqlite:////nonexistent/webui.db",
+      HEALTH_HOST: "::1",
+      HEALTH_PORT: String(port),
+    },
+  });
+  try {
+    await waitForHttp(`http://[::1]:${port}/livez`);
+    await waitForOutput(probe, "listening on");
+    assert.match(probe.output(), literal(`listening on http://[::1]:${port}${PROBE_PATH}`));
+  } finally {
+    await stopProbe(probe);
   }
 });
