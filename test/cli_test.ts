@@ -127,6 +127,18 @@ test("an unsupported URL: WARNING naming what is supported, exit 0; --strict 1; 
   assertOneCleanLine(checked.stdout);
 });
 
+test("a DATABASE_URL ending in a line break is named as such, not as a database that does not exist", async () => {
+  for (
+    const url of [`postgresql://webui:${PASSWORD}@127.0.0.1:1/webui\n`, "sqlite:///data/webui.db\n"]
+  ) {
+    const plain = await cli([], { DATABASE_URL: url });
+    assert.equal(plain.code, 0);
+    assert.match(plain.stdout, warned(/the database URL ends with a line break, which SQLAlchemy/));
+    assertOneCleanLine(plain.stdout);
+    assert.equal((await cli(["--check"], { DATABASE_URL: url })).code, 2);
+  }
+});
+
 test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async () => {
   const port = await freePort();
   const env = { DATABASE_URL: `postgresql://webui:${PASSWORD}@127.0.0.1:${port}/webui` };
@@ -151,7 +163,9 @@ test("a server that hangs up at once: the WARNING names the host and that it clo
     assert.match(
       result.stdout,
       warned(
-        literal(`cannot connect to PostgreSQL: 127.0.0.1:${port}: server closed the connection unexpectedly`),
+        literal(
+          `cannot connect to PostgreSQL: 127.0.0.1:${port}: server closed the connection unexpectedly`,
+        ),
       ),
     );
     assert.doesNotMatch(result.stdout, /SQLSTATE/);

@@ -48,6 +48,20 @@ export type DatabaseTarget = PostgresTarget | SqliteTarget;
  * @param env Where libpq's `PG*` variables and `DATABASE_SCHEMA` come from.
  */
 export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseTarget {
+  // SQLAlchemy's make_url keeps trailing whitespace in the URL's last part
+  // (its pattern's [^?]* takes a line break), so Open WebUI would look for a
+  // database, a SQLite file or a setting with "\n" in its name. Said plainly
+  // here, rather than as a server's "does not exist" with the break hidden.
+  const trailing = /\s+$/.exec(url)?.[0];
+  if (trailing) {
+    throw new InviteCodeError(
+      "config",
+      `the database URL ends with ${
+        /[\r\n]/.test(trailing) ? "a line break" : "whitespace"
+      }, which SQLAlchemy, and so Open WebUI, keeps as part of its last part (the database ` +
+        `name, file or last setting): remove it (a secret or file written with a newline?)`,
+    );
+  }
   // Case-sensitive, as SQLAlchemy's dialect names are: Open WebUI cannot use POSTGRESQL://.
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1];
   if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
