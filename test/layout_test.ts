@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { test } from "node:test";
 import { ROOT } from "./helpers.ts";
@@ -92,4 +92,52 @@ test("every planted bug in scripts/mutate.ts still applies, once, to the code it
   });
   assert.equal(listed.status, 0, listed.stderr);
   assert.ok(listed.stdout.trim().split("\n").length >= 100, listed.stdout);
+});
+
+/** The rows of the README's Guarantees table: each promise and the tests it names. */
+function guarantees(): { promise: string; tests: { file: string; name: string }[] }[] {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = /^## Guarantees\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? "";
+  return section.split("\n")
+    .filter((line) => line.startsWith("|") && !/^\|\s*(promise|-+)\s*\|/.test(line))
+    .map((line) => {
+      const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim());
+      const tests = [...(cells[1] ?? "").matchAll(/`(test\/\w+_test\.ts)` "([^"]+)"/g)]
+        .map(([, file, name]) => ({ file, name }));
+      return { promise: cells[0] ?? "", tests };
+    });
+}
+
+/**
+ * The names of the tests a file declares, as patterns: a name built from a
+ * template (`${dialect}: ...`) matches any of the names it makes.
+ */
+function testNames(file: string): RegExp[] {
+  const source = readFileSync(join(ROOT, file), "utf8");
+  const calls = source.matchAll(/\b(?:test|it)\(\s*(["'`])((?:\\.|(?!\1)[^\\])*)\1/g);
+  return [...calls].map(([, quote, raw]) => {
+    const text = quote === "`" ? raw : raw.replace(/\\(.)/g, "$1");
+    const parts = text.split(/\$\{[^}]*\}/).map((part) =>
+      part.replace(/\\`/g, "`").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    );
+    return new RegExp(`^${parts.join(".+")}$`);
+  });
+}
+
+test("the README's Guarantees table: every promise names tests, and every named test exists", () => {
+  const rows = guarantees();
+  assert.ok(rows.length >= 10, `${rows.length} rows`);
+  const missing: string[] = [];
+  for (const { promise, tests } of rows) {
+    assert.ok(promise.length > 0, "a row without a promise");
+    assert.ok(tests.length > 0, `"${promise}" names no test`);
+    for (const { file, name } of tests) {
+      if (!existsSync(join(ROOT, file))) {
+        missing.push(`${file} (no such file)`);
+      } else if (!testNames(file).some((pattern) => pattern.test(name))) {
+        missing.push(`${file}: "${name}"`);
+      }
+    }
+  }
+  assert.deepEqual(missing, [], "tests the Guarantees table names but no file declares");
 });
