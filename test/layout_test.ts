@@ -141,3 +141,24 @@ test("the README's Guarantees table: every promise names tests, and every named 
   }
   assert.deepEqual(missing, [], "tests the Guarantees table names but no file declares");
 });
+
+/** A Node too old to strip types, where the machine has one (Debian's Node 20). */
+const OLD_NODE = ["/usr/bin/node", "/usr/local/bin/node"].find((path) => {
+  const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
+  const [major, minor] = version.slice(1).split(".").map(Number);
+  return major > 0 && (major < 22 || (major === 22 && minor < 6));
+});
+
+test("node mod.ts on a Node that cannot strip types fails as the README says", {
+  skip: OLD_NODE ? undefined : "no Node older than 22.6 on this machine",
+}, () => {
+  // Node refuses the file before any of it runs, so no line of it can say more.
+  const ran = spawnSync(OLD_NODE!, [join(ROOT, "mod.ts"), "--version"], { encoding: "utf8" });
+  assert.notEqual(ran.status, 0);
+  assert.match(ran.stderr, /ERR_UNKNOWN_FILE_EXTENSION\]: Unknown file extension "\.ts"/);
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  assert.ok(
+    readme.includes('`TypeError [ERR_UNKNOWN_FILE_EXTENSION]: Unknown file extension ".ts"`'),
+    "the README quotes what Node prints",
+  );
+});
