@@ -1003,7 +1003,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: a server that hangs up leaves no reason",
     file: "src/connect/connector.ts",
-    from: "if (admitted.has(socket) || timedOut) return;",
+    from: "if (admitted.has(socket) || timedOut || socket.bytesRead > 0) return;",
     to: "return;",
     tests: ["test/cli_test.ts"],
   },

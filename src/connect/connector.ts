@@ -297,13 +297,14 @@ function connector(
           latest = socket;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
-          // A server that takes the socket and hangs up before its session
-          // answers (a proxy with no backend, a port that is not PostgreSQL)
-          // is named as libpq names it; else the next attempt finds no reason.
+          // A server that takes the socket and hangs up without a byte (a
+          // proxy with no backend, a port that is not PostgreSQL) is named as
+          // libpq names it; else the next attempt finds no reason.
           let reason: string | undefined;
           socket.once("error", (error) => (reason = errorMessage(error)));
           socket.once("close", () => {
-            if (admitted.has(socket) || timedOut) return;
+            // Only a server that never spoke: one that sent an error has said why.
+            if (admitted.has(socket) || timedOut || socket.bytesRead > 0) return;
             failures.push(
               `${endpoint.label}: server closed the connection unexpectedly` +
                 (reason ? ` (${reason})` : ""),
