@@ -134,6 +134,39 @@ export function probeSettings(env: Env): ProbeSettings {
   };
 }
 
+/**
+ * Whether an Accept header ranks `text/plain` above the JSON: the most
+ * specific range that matches each sets its quality (RFC 9110 12.5.1), so
+ * `text/plain;q=0` refuses text. JSON, the default, wins a tie.
+ *
+ * @example
+ * ```ts
+ * prefersText("text/plain"); // true
+ * prefersText("text/plain;q=0, application/json"); // false
+ * ```
+ * @param accept The request's Accept header.
+ */
+export function prefersText(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const ranges = accept.split(",").map((part) => {
+    const [range, ...params] = part.trim().toLowerCase().split(";").map((s) => s.trim());
+    const q = params.find((p) => p.startsWith("q="));
+    const quality = q === undefined ? 1 : Number(q.slice(2));
+    return { range, quality: Number.isFinite(quality) ? quality : 0 };
+  });
+  const quality = (type: string, subtypes: string[]) => {
+    const [major] = type.split("/");
+    for (const candidate of [...subtypes.map((s) => `${major}/${s}`), `${major}/*`, "*/*"]) {
+      const found = ranges.find((r) => r.range === candidate);
+      if (found) return found.quality;
+    }
+    return 0;
+  };
+  const text = quality("text/plain", ["plain"]);
+  const json = quality("application/json", ["health+json", "json"]);
+  return text > 0 && text > json;
+}
+
 /** The probe's app and what it holds open. */
 export interface Probe {
   app: Hono;
@@ -177,8 +210,11 @@ export function createProbe(
     timeoutMs: settings.timeoutMs,
     onResult(result) {
       // The full reason goes to the probe's own log, once per change.
+      // An absent table or column too: the wire says only "absent", the log says which.
       const line = result.status === "error"
         ? PROBE_LOG.checkFailed(result.error?.kind ?? "internal", result.reason ?? "")
+        : result.status === "absent"
+        ? PROBE_LOG.checkFailed("absent", result.reason ?? "")
         : "";
       if (line !== lastLogged && line) log(redact(line, secrets));
       lastLogged = line;
@@ -232,10 +268,16 @@ export function createProbe(
   const textHeaders = { "Content-Type": "text/plain; charset=UTF-8", "Cache-Control": "no-store" };
   const jsonHeaders = { "Content-Type": "application/health+json", "Cache-Control": "no-store" };
   const respond = (c: Context, observed: Observed) => {
-    const bodies = render(observed);
     const format = c.req.query("format");
+    if (format !== undefined && format !== "text" && format !== "json") {
+      return c.text(
+        `unknown format ${JSON.stringify(format.slice(0, 40))}: use format=json or format=text\n`,
+        400,
+      );
+    }
+    const bodies = render(observed);
     const wantsText = format === "text" ||
-      (format !== "json" && /\btext\/plain\b/.test(c.req.header("accept") ?? ""));
+      (format === undefined && prefersText(c.req.header("accept")));
     return wantsText
       ? new Response(bodies.text, { status: bodies.code, headers: textHeaders })
       : new Response(bodies.json, { status: bodies.code, headers: jsonHeaders });
@@ -301,6 +343,21 @@ export function createProbe(
 }
 
 /**
+ * The URL a host and port make, with an IPv6 address in brackets as URLs
+ * write it (`http://[::1]:8081`).
+ *
+ * @example
+ * ```ts
+ * listenUrl("::1", 8081); // "http://[::1]:8081"
+ * ```
+ * @param host `HEALTH_HOST`.
+ * @param port `HEALTH_PORT`.
+ */
+export function listenUrl(host: string, port: number): string {
+  return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
+}
+
+/**
  * Serve the probe on `HEALTH_HOST`:`HEALTH_PORT` until SIGTERM or SIGINT.
  *
  * @example
@@ -314,7 +371,7 @@ export async function serveProbe(env: Env = process.env): Promise<void> {
   const probe = createProbe({ env, settings });
   const stop = await serveFetch(probe.app.fetch, settings.host, settings.port);
   console.log(
-    PROBE_LOG.listening(`http://${settings.host}:${settings.port}${PROBE_PATH}`, probe.database),
+    PROBE_LOG.listening(`${listenUrl(settings.host, settings.port)}${PROBE_PATH}`, probe.database),
   );
   // The first look starts now, not at the first request: readiness is known
   // as soon as the database answers.

@@ -7,10 +7,10 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { DEFAULT_TIMEOUT_MS } from "./deadline.ts";
-import { errorMessage, oneLine, redact, strayLine } from "./errors.ts";
-import { check } from "./inspect.ts";
+import { errorMessage, type Failure, oneLine, redact, strayLine } from "./errors.ts";
+import { check, type CheckResult } from "./inspect.ts";
 import { LOG } from "./messages.ts";
-import { repair } from "./repair.ts";
+import { repair, type RepairReport } from "./repair.ts";
 import {
   containStrayErrors,
   DENO_PERMISSIONS,
@@ -33,21 +33,77 @@ app still starts.
 
 Flags:
   --check              read-only: exit 0 when nothing is missing, 1 when users
-                       lack codes or codes are duplicated, 2 when it cannot run
+                       lack codes, codes are duplicated, or the table or column
+                       is absent, 2 when it cannot run
   --dry-run            report what a repair would do, change nothing
   --json               print one JSON report on stdout (log lines go to stderr)
   --fix-duplicates     also give new codes to all but the earliest holder
-                       (by created_at) of each code that several users share
-  --strict             exit 1 when the repair fails (default: fail open, exit 0)
-  --batch-size N       commit every N users instead of once (each batch atomic)
-  --timeout SECONDS    give up after this long (default 120)
-  --help, --version
+                       (by created_at) of each code that several users share;
+                       with --dry-run, say how many it would change
+  --strict             exit 1 when the repair fails or stops part-way
+                       (default: fail open, exit 0)
+  --batch-size N       commit every N users instead of once (each batch
+                       atomic), N from 1 to 100000000
+  --timeout SECONDS    give up after this long, 1 to 86400 (default 120)
+  -h, --help           print this help
+  -V, --version        print the version
+
+Exit codes: 0 done, nothing to do, skipped, or failed open; 1 failed or
+stopped part-way with --strict, or --check found users missing, duplicates or
+no column; 2 bad flags, or --check could not run.
 
 Database (as Open WebUI resolves it): DATABASE_URL; else DATABASE_TYPE, _USER,
 _PASSWORD, _HOST, _PORT, _NAME; else sqlite:///\${DATA_DIR:-./data}/webui.db.
 libpq keywords in the URL's query (sslmode, sslrootcert, host=/socket/dir, ...)
 and PG* variables apply as they do for psycopg2. DATABASE_SCHEMA names the
 PostgreSQL schema holding "user".`;
+
+/**
+ * The one shape of `--json`, whatever the run: the same keys for a check, a
+ * dry run and a repair, and the tool's version, so a script reads any of them
+ * one way. `status` is the check's (pass, missing, duplicates, absent, error)
+ * or the repair's (ok, repaired, skipped, dry-run, partial, failed).
+ */
+export interface JsonReport {
+  version: string;
+  command: "check" | "dry-run" | "repair";
+  status: string;
+  database: string | null;
+  total: number | null;
+  missing: number | null;
+  generated: number;
+  remaining: number | null;
+  duplicates: number | null;
+  sharedCodes: number | null;
+  schema: CheckResult["schema"];
+  durationMs: number;
+  reason: string | null;
+  error: Failure | null;
+}
+
+function jsonReport(
+  command: JsonReport["command"],
+  from: CheckResult | RepairReport,
+): JsonReport {
+  // A check changes nothing: what is missing is what remains.
+  const done = "generated" in from ? from : { generated: 0, remaining: from.missing };
+  return {
+    version: VERSION,
+    command,
+    status: from.status,
+    database: from.database,
+    total: from.total,
+    missing: from.missing,
+    generated: done.generated,
+    remaining: done.remaining,
+    duplicates: from.duplicates,
+    sharedCodes: from.sharedCodes,
+    schema: from.schema,
+    durationMs: from.durationMs,
+    reason: from.reason,
+    error: from.error ?? null,
+  };
+}
 
 /** What the flags ask for. */
 interface Flags {
@@ -62,11 +118,32 @@ interface Flags {
   timeoutMs: number;
 }
 
+/** Flags whose value is a number: a negative one is a value, not a flag. */
+const NUMBER_FLAGS = new Set(["--batch-size", "--timeout"]);
+
+/**
+ * `--batch-size -1` as `--batch-size=-1`: parseArgs reads "-1" as a flag and
+ * calls the value "ambiguous", where the range is what the operator needs.
+ */
+function joinNegativeValues(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (NUMBER_FLAGS.has(args[i]) && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+  }
+  return joined;
+}
+
 function parseFlags(args: string[]): Flags {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: joinNegativeValues(args),
       strict: true,
       allowPositionals: false,
       options: {
@@ -87,6 +164,12 @@ function parseFlags(args: string[]): Flags {
   }
   if (parsed.check && parsed["dry-run"]) {
     throw new SettingError("--check and --dry-run exclude each other");
+  }
+  // A check changes nothing: a flag that asks for a change is refused, not ignored.
+  if (parsed.check && parsed["fix-duplicates"]) {
+    throw new SettingError(
+      "--check and --fix-duplicates exclude each other (--fix-duplicates --dry-run shows what it would change)",
+    );
   }
   const batch = parsed["batch-size"];
   return {
@@ -131,7 +214,7 @@ export async function main(args: string[], env?: Env): Promise<number> {
   const log = flags.json
     ? (line: string) => console.error(line)
     : (line: string) => console.log(line);
-  const print = (report: object) => flags.json && console.log(JSON.stringify(report));
+  const print = (report: JsonReport) => flags.json && console.log(JSON.stringify(report));
   const fail = (line: string) => {
     if (flags.check) {
       log(LOG.checkError(line));
@@ -157,7 +240,7 @@ export async function main(args: string[], env?: Env): Promise<number> {
       if (result.status === "pass") log(LOG.allHaveCodes(result.total!));
       else if (result.status === "error") log(LOG.checkError(result.reason!));
       else log(LOG.checkFailed(result.reason!));
-      print(result);
+      print(jsonReport("check", result));
       // A driver error at any point means the check cannot vouch for a pass.
       if (strays > 0 && result.status === "pass") return 2;
       return result.status === "pass" ? 0 : result.status === "error" ? 2 : 1;
@@ -170,8 +253,8 @@ export async function main(args: string[], env?: Env): Promise<number> {
       batchSize: flags.batchSize,
       timeoutMs: flags.timeoutMs,
     });
-    print(report);
-    return report.status === "failed" && flags.strict ? 1 : 0;
+    print(jsonReport(flags["dry-run"] ? "dry-run" : "repair", report));
+    return (report.status === "failed" || report.status === "partial") && flags.strict ? 1 : 0;
   } catch (error) {
     // repair() and check() report rather than throw; what reaches here is the
     // runtime refusing something (a Deno permission) before they could start.

@@ -18,11 +18,12 @@ export interface Closable {
  * The error for a passed deadline.
  *
  * @param deadline Epoch milliseconds that passed.
+ * @param setting The setting that sets the limit, named so the operator knows what to raise.
  */
-export function timeoutError(deadline: number): InviteCodeError {
+export function timeoutError(deadline: number, setting = "--timeout"): InviteCodeError {
   return new InviteCodeError(
     "timeout",
-    `timed out at the deadline ${new Date(deadline).toISOString()} (--timeout)`,
+    `timed out at the deadline ${new Date(deadline).toISOString()} (${setting})`,
   );
 }
 
@@ -57,17 +58,19 @@ export async function closeWithin(resource: Closable | undefined, force = false)
  * @param deadline Epoch milliseconds.
  * @param resource Closed by force at the deadline.
  * @param work The bounded work.
+ * @param setting The setting that sets the deadline; default `--timeout`.
  */
 export async function withDeadline<T>(
   deadline: number,
   resource: Closable,
   work: () => Promise<T>,
+  setting?: string,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       void closeWithin(resource, true);
-      reject(timeoutError(deadline));
+      reject(timeoutError(deadline, setting));
     }, Math.max(0, deadline - Date.now()));
   });
   const running = work();

@@ -74,8 +74,9 @@ export const SECRET_PREFIX = 8;
 /**
  * Replace every secret in `text` with `***`: as written, URL-encoded, and
  * with its whitespace collapsed; in full, or cut short (from its first
- * `SECRET_PREFIX` characters on); overlapping secrets together. A secret of
- * one or two characters is masked where it stands alone, not inside words.
+ * `SECRET_PREFIX` characters on); overlapping secrets together. A secret
+ * shorter than `SECRET_PREFIX` is masked where it stands alone, not inside
+ * words: a password "pass" must not turn "password" into "***word".
  *
  * @example
  * ```ts
@@ -124,9 +125,14 @@ function secretForms(secret: string): Set<string> {
 /** Where `form` shows in `text`: whole, or from its first characters on when it is long. */
 function occurrences(text: string, form: string): [number, number][] {
   const found: [number, number][] = [];
-  if (form.length < 3) {
+  if (form.length < SECRET_PREFIX) {
+    // A word character at the secret's edge may not touch another one; a
+    // secret that starts or ends with punctuation is already set apart there.
+    const word = /[\p{L}\p{N}]/u;
+    const before = word.test(form[0]) ? "(?<![\\p{L}\\p{N}])" : "";
+    const after = word.test(form[form.length - 1]) ? "(?![\\p{L}\\p{N}])" : "";
     const alone = new RegExp(
-      `(?<![\\p{L}\\p{N}])${form.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\p{L}\\p{N}])`,
+      `${before}${form.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}${after}`,
       "gu",
     );
     for (const match of text.matchAll(alone)) found.push([match.index, match.index + form.length]);

@@ -9,6 +9,7 @@ import type { Database, SchemaFacts } from "./db/dialect.ts";
 import { openDatabase } from "./db/open.ts";
 import { closeWithin, DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.ts";
 import { describeFailure, type Failure } from "./errors.ts";
+import { sharedReason } from "./messages.ts";
 import { type Env, envSecrets } from "./connect/environment.ts";
 import { resolveTarget } from "./connect/target.ts";
 
@@ -19,7 +20,10 @@ export interface Inspection {
   reason: string | null;
   total: number | null;
   missing: number | null;
+  /** Users holding a code another user also holds (every holder). */
   duplicates: number | null;
+  /** How many codes those users share. */
+  sharedCodes: number | null;
   schema: SchemaFacts | null;
   durationMs: number;
   error?: Failure;
@@ -34,6 +38,7 @@ export function failedInspection(error: Failure, durationMs = 0): Inspection {
     total: null,
     missing: null,
     duplicates: null,
+    sharedCodes: null,
     schema: null,
     durationMs,
   };
@@ -50,17 +55,18 @@ export function failedInspection(error: Failure, durationMs = 0): Inspection {
  * result.status; // "pass"
  * ```
  * @param db An open database.
- * @param options Secrets to mask in reasons, and the time limit.
+ * @param options Secrets to mask in reasons, the time limit, and the setting that sets it
+ *   (named in a timeout's reason; default `--timeout`).
  */
 export async function inspect(
   db: Database,
-  options: { secrets?: readonly string[]; timeoutMs?: number } = {},
+  options: { secrets?: readonly string[]; timeoutMs?: number; timeoutSetting?: string } = {},
 ): Promise<Inspection> {
   const started = performance.now();
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let result: Inspection;
   try {
-    result = await withDeadline(deadline, db, () => look(db));
+    result = await withDeadline(deadline, db, () => look(db), options.timeoutSetting);
   } catch (error) {
     result = failedInspection(describeFailure(error, options.secrets ?? []));
   }
@@ -76,6 +82,7 @@ async function look(db: Database): Promise<Inspection> {
     total: null,
     missing: null,
     duplicates: null,
+    sharedCodes: null,
     schema: schema.facts,
     durationMs: 0,
   };
@@ -83,8 +90,9 @@ async function look(db: Database): Promise<Inspection> {
     return { ...result, status: "absent", reason: schema.absence };
   }
   const { total, missing } = schema.counts;
-  const duplicates = await schema.table.duplicates();
-  Object.assign(result, { total, missing, duplicates });
+  const shared = await schema.table.duplicates();
+  const duplicates = shared.users;
+  Object.assign(result, { total, missing, duplicates, sharedCodes: shared.codes });
   if (missing > 0) {
     return {
       ...result,
@@ -96,7 +104,7 @@ async function look(db: Database): Promise<Inspection> {
     return {
       ...result,
       status: "duplicates",
-      reason: `${duplicates} users hold a code another user also holds`,
+      reason: sharedReason(duplicates, shared.codes),
     };
   }
   return result;

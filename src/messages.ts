@@ -7,6 +7,25 @@
  * @module
  */
 
+/**
+ * "1 user", "2 users": for the lines this tool added. The contract's own
+ * lines keep "users" whatever the count, as `grep` habits expect.
+ */
+export function users(count: number): string {
+  return `${count} ${count === 1 ? "user" : "users"}`;
+}
+
+/** "1 code", "2 codes". */
+function codes(count: number): string {
+  return `${count} ${count === 1 ? "invite code" : "invite codes"}`;
+}
+
+/** The reason `--check` and the probe give for codes several users hold. */
+export function sharedReason(holders: number, shared: number): string {
+  return `${users(holders)} hold ${shared === 1 ? "a code" : `${shared} codes`} ` +
+    `another user also holds`;
+}
+
 /** Prefix of the fail-open line; start.sh prints the same prefix. */
 export const WARNING_PREFIX = "WARNING: Failed to auto-fix invite codes: ";
 
@@ -24,7 +43,15 @@ export const LOG = {
     `INFO: Generated invite codes for ${done} of ${of} users (${Math.floor((done * 100) / of)}%)`,
   success: (generated: number) => `SUCCESS: Generated invite codes for ${generated} users`,
   clearedDuplicates: (cleared: number) =>
-    `INFO: Cleared the invite codes of ${cleared} users who shared one with an earlier user`,
+    `INFO: Cleared the invite codes of ${users(cleared)} who shared one with an earlier user`,
+  /** After a repair or a check without --fix-duplicates: codes several users hold are not hidden. */
+  duplicatesLeft: (holders: number, shared: number) =>
+    `WARNING: ${sharedReason(holders, shared)}: run with --fix-duplicates to give all but the ` +
+    `earliest holder of each a new one`,
+  /** A dry run with --fix-duplicates: what the real run would change. */
+  duplicatesDryRun: (change: number, holders: number, shared: number) =>
+    `INFO: --fix-duplicates would give new codes to ${change} of the ${users(holders)} who ` +
+    `share ${codes(shared)} (dry run: nothing changed)`,
   reassigned: (count: number) =>
     `INFO: Gave new codes to ${count} users whose new code another user also held`,
   leftForNextRun: (missing: number) =>
@@ -39,6 +66,10 @@ export const LOG = {
   ignoredKeywords: (names: string) =>
     `INFO: Ignoring connection settings this tool cannot apply: ${names}`,
   failed: (reason: string) => `${WARNING_PREFIX}${reason}`,
+  /** Batches committed, then a failure stopped the run: what stays done, and what is left. */
+  partial: (committed: number, of: number, remaining: number, reason: string) =>
+    `WARNING: Generated invite codes for ${committed} of ${of} users, then stopped: ${reason}; ` +
+    `the ${committed} committed codes stay, and the next run continues with the ${remaining} left`,
   checkFailed: (reason: string) => `FAIL: ${reason}`,
   checkError: (reason: string) => `ERROR: Could not check invite codes: ${reason}`,
   usage: (message: string) => `ERROR: ${message} (see --help)`,

@@ -70,16 +70,28 @@ export interface RepairOptions {
   signal?: AbortSignal;
 }
 
-/** What a repair did; `--json` prints it. */
+/**
+ * What a repair did; `--json` prints it. `partial`: batches committed before
+ * a failure stopped the run; `generated` counts what committed, `remaining`
+ * what the next run still has to do, and `error` says why it stopped.
+ */
 export interface RepairReport {
-  status: "ok" | "repaired" | "skipped" | "dry-run" | "failed";
+  status: "ok" | "repaired" | "skipped" | "dry-run" | "partial" | "failed";
   database: string | null;
   total: number | null;
   missing: number | null;
+  /** Users whose new code is committed (a dry run: 0). */
   generated: number;
+  /** Users still without a code when the run ended, as far as it knows. */
+  remaining: number | null;
+  /** Users holding a code another user also holds (every holder). */
   duplicates: number | null;
+  /** How many codes those users share. */
+  sharedCodes: number | null;
   schema: SchemaFacts | null;
   durationMs: number;
+  /** Why it skipped, stopped or failed; null when it did its work. */
+  reason: string | null;
   error?: Failure;
 }
 
@@ -140,10 +152,15 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     total: null,
     missing: null,
     generated: 0,
+    remaining: null,
     duplicates: null,
+    sharedCodes: null,
     schema: null,
     durationMs: 0,
+    reason: null,
   };
+  // What committed so far, kept outside the work the deadline may abandon.
+  const progress: Progress = { committed: 0, found: 0 };
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let upkeepDeadline: number | undefined;
   let db: Database | undefined;
@@ -165,7 +182,7 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     const committed = await withDeadline(
       deadline,
       opened,
-      () => repairOpen(opened, report, options, log, deadline, answered),
+      () => repairOpen(opened, report, options, log, deadline, answered, progress),
     );
     // The codes are committed: upkeep gets a short bound of its own, and
     // nothing it meets can turn the report into a failure.
@@ -182,17 +199,47 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
       }
     }
   } catch (error) {
-    report.status = "failed";
     report.error = describeFailure(error, secrets);
-    log(LOG.failed(report.error.message));
+    report.reason = report.error.message;
+    if (progress.committed > 0) {
+      // Committed batches stay: the report says what they did and what is left.
+      report.status = "partial";
+      report.missing = progress.found;
+      report.generated = progress.committed;
+      log(
+        LOG.partial(
+          progress.committed,
+          progress.found,
+          Math.max(0, progress.found - progress.committed),
+          report.error.message,
+        ),
+      );
+    } else {
+      report.status = "failed";
+      report.generated = 0;
+      log(LOG.failed(report.error.message));
+    }
   } finally {
     slowHost?.cancel();
+    // Codes several users hold are told, not hidden behind "All users have invite codes".
+    if (!options.fixDuplicates && report.duplicates && report.status !== "failed") {
+      log(LOG.duplicatesLeft(report.duplicates, report.sharedCodes ?? 1));
+    }
+    report.remaining = report.missing === null
+      ? null
+      : Math.max(0, report.missing - report.generated);
     // Forcing the close drops in-flight work; only an expired deadline needs
     // that (withDeadline already did it).
     await closeWithin(db, report.error?.kind === "timeout");
     report.durationMs = Math.round(performance.now() - started);
   }
   return report;
+}
+
+/** Users whose codes committed, of those found missing: what a failure cannot take back. */
+interface Progress {
+  committed: number;
+  found: number;
 }
 
 /** What a repair committed, for the upkeep after it; undefined when nothing was written. */
@@ -208,12 +255,14 @@ async function repairOpen(
   log: (line: string) => void,
   deadline: number,
   answered: () => void,
+  progress: Progress,
 ): Promise<Committed | undefined> {
   const schema = await db.schema();
   answered();
   report.schema = schema.facts;
   if (schema.absence !== null) {
     report.status = "skipped";
+    report.reason = schema.absence;
     log(LOG.skipped(schema.absence));
     return;
   }
@@ -224,16 +273,18 @@ async function repairOpen(
   const before = schema.counts;
   report.total = before.total;
   report.missing = before.missing;
-  const duplicated = options.fixDuplicates ? await table.duplicates() : 0;
-  if (before.missing === 0 && duplicated === 0) {
+  const shared = await table.duplicates();
+  report.duplicates = shared.users;
+  report.sharedCodes = shared.codes;
+  const fixing = options.fixDuplicates ? shared.users - shared.codes : 0;
+  if (before.missing === 0 && fixing === 0) {
     log(LOG.allHaveCodes(before.total));
-    report.duplicates = await table.duplicates();
     return;
   }
   if (options.dryRun) {
     report.status = "dry-run";
     log(LOG.foundDryRun(before.missing));
-    report.duplicates = await table.duplicates();
+    if (fixing > 0) log(LOG.duplicatesDryRun(fixing, shared.users, shared.codes));
     return;
   }
   if (schema.facts.server?.standby) {
@@ -252,6 +303,10 @@ async function repairOpen(
     progressIntervalMs: options.progressIntervalMs ?? 5000,
     fixDuplicates: options.fixDuplicates ?? false,
     log,
+    onCommit(committed, found) {
+      progress.committed = committed;
+      progress.found = found;
+    },
   });
   await backfill.run();
   report.generated = backfill.generated;
@@ -296,9 +351,12 @@ async function afterCommit(
     log(LOG.maintenanceSkipped(describeFailure(error, []).message));
   }
   try {
-    report.duplicates = await table.duplicates();
+    const shared = await table.duplicates();
+    report.duplicates = shared.users;
+    report.sharedCodes = shared.codes;
   } catch {
     report.duplicates = null;
+    report.sharedCodes = null;
   }
 }
 
@@ -315,6 +373,8 @@ interface BackfillSettings {
   progressIntervalMs: number;
   fixDuplicates: boolean;
   log: (line: string) => void;
+  /** After each commit: users given codes so far, of those found missing. */
+  onCommit?: (committed: number, found: number) => void;
 }
 
 /**
@@ -322,8 +382,10 @@ interface BackfillSettings {
  * codes to the next missing rows in the dialect's walk order.
  */
 class Backfill {
-  /** Users given a code, over every transaction. */
+  /** Users given a code, over every transaction (the open one included). */
   generated = 0;
+  /** Users whose code committed. */
+  committed = 0;
   /** Users found missing under the lock (0: another replica did the work). */
   found = 0;
   /** The signal stopped it between batches, with users still missing. */
@@ -361,9 +423,15 @@ class Backfill {
         : noticeIfSlow(this.#settings.log, LOG.waitingForLock());
       try {
         done = await this.#table.transaction((tx) => this.#transaction(tx));
+      } catch (error) {
+        // Rolled back: only what committed before counts.
+        this.generated = this.committed;
+        throw error;
       } finally {
         this.#lockWait?.cancel();
       }
+      this.committed = this.generated;
+      this.#settings.onCommit?.(this.committed, Math.max(this.found, this.committed));
       if (!done && throttle) await this.#pace(throttle, began, from);
       if (!done && signal?.aborted) {
         this.stopped = true;

@@ -8,6 +8,7 @@
  */
 import process from "node:process";
 import { realpathSync } from "node:fs";
+import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { LOG } from "./messages.ts";
 
@@ -95,6 +96,18 @@ export async function serveFetch(
   }
   const { serve } = await import("@hono/node-server");
   const server = serve({ fetch, hostname, port });
+  // Node's parser refuses a method it does not know (FOO) before any handler
+  // runs, with a bare 400; the probe answers every other method with 405.
+  server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    socket.end(
+      error.code === "HPE_INVALID_METHOD"
+        ? "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n" +
+          "Content-Type: text/plain; charset=UTF-8\r\nContent-Length: 19\r\n" +
+          "Connection: close\r\n\r\nmethod not allowed\n"
+        : "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);

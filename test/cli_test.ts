@@ -4,10 +4,20 @@
  * password.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import process from "node:process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
@@ -19,10 +29,14 @@ import {
   type Fixture,
   isMissing,
   lines,
+  literal,
+  MOD,
   postgresFixture,
   type Ran,
   ROOT,
+  run,
   runCli,
+  runtimeCommand,
   silentListener,
   sqliteFixture,
   warned,
@@ -50,8 +64,24 @@ test("--help and --version", async () => {
   const help = await cli(["--help"], {});
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--batch-size N/);
+  // Every flag with its short form, every range, every exit code.
+  for (
+    const needed of [
+      /-h, --help/,
+      /-V, --version/,
+      /N from 1 to 100000000/,
+      /1 to 86400 \(default 120\)/,
+      /Exit codes: 0 /,
+      /1 failed or\s+stopped part-way with --strict/,
+      /2 bad flags/,
+    ]
+  ) {
+    assert.match(help.stdout, needed);
+  }
+  assert.equal((await cli(["-h"], {})).stdout, help.stdout);
   const version = await cli(["--version"], {});
   assert.equal(version.stdout.trim(), VERSION);
+  assert.equal((await cli(["-V"], {})).stdout.trim(), VERSION);
   assert.equal(VERSION, JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
 });
 
@@ -64,7 +94,12 @@ test("unknown flags and bad values: one line on stderr, exit 2", async () => {
     [["--timeout", "1e999"], /^ERROR: --timeout needs/],
     [["--timeout", "9".repeat(500)], /^ERROR: --timeout needs .*\.\.\."/],
     [["--batch-size", "1.5"], /^ERROR: --batch-size needs a whole number/],
-    [["--batch-size", "-3"], /^ERROR: /],
+    [
+      ["--batch-size", "-3"],
+      /^ERROR: --batch-size needs a whole number from 1 to 100000000, got "-3"/,
+    ],
+    [["--timeout", "-5"], /^ERROR: --timeout needs a number from 1 to 86400, got "-5"/],
+    [["--fix-duplicates", "--check"], /^ERROR: --check and --fix-duplicates exclude each other/],
     [["--batch-size"], /^ERROR: /],
     [["--check", "--dry-run"], /^ERROR: --check and --dry-run exclude each other/],
   ];
@@ -92,6 +127,18 @@ test("an unsupported URL: WARNING naming what is supported, exit 0; --strict 1; 
   assertOneCleanLine(checked.stdout);
 });
 
+test("a DATABASE_URL ending in a line break is named as such, not as a database that does not exist", async () => {
+  for (
+    const url of [`postgresql://webui:${PASSWORD}@127.0.0.1:1/webui\n`, "sqlite:///data/webui.db\n"]
+  ) {
+    const plain = await cli([], { DATABASE_URL: url });
+    assert.equal(plain.code, 0);
+    assert.match(plain.stdout, warned(/the database URL ends with a line break, which SQLAlchemy/));
+    assertOneCleanLine(plain.stdout);
+    assert.equal((await cli(["--check"], { DATABASE_URL: url })).code, 2);
+  }
+});
+
 test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async () => {
   const port = await freePort();
   const env = { DATABASE_URL: `postgresql://webui:${PASSWORD}@127.0.0.1:${port}/webui` };
@@ -103,6 +150,35 @@ test("PostgreSQL refusing connections: WARNING, exit 0, --check exits 2", async 
   );
   assertOneCleanLine(result.stdout);
   assert.equal((await cli(["--check"], env)).code, 2);
+});
+
+test("a server that hangs up at once: the WARNING says so, never with an empty reason or a SQLSTATE", async () => {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const env = { DATABASE_URL: `postgresql://webui:${PASSWORD}@127.0.0.1:${port}/webui` };
+    // Which error wins the race is the driver's: the hang-up as libpq names it, or the
+    // reset; the race is run a few times, since an empty reason came from one side of it.
+    const hungUp = literal(`127.0.0.1:${port}: server closed the connection unexpectedly`).source;
+    for (let run = 0; run < 4; run++) {
+      const result = await cli(["--timeout", "10"], env);
+      assert.equal(result.code, 0);
+      assert.match(
+        result.stdout,
+        warned(
+          new RegExp(
+            `cannot connect to PostgreSQL: (?:${hungUp}|read ECONNRESET|This socket has been ended by the other party)$`,
+          ),
+        ),
+      );
+      assert.doesNotMatch(result.stdout, /SQLSTATE/);
+      assertOneCleanLine(result.stdout);
+    }
+    assert.equal((await cli(["--check", "--timeout", "10"], env)).code, 2);
+  } finally {
+    server.close();
+  }
 });
 
 test("a server that accepts and never answers: WARNING within the --timeout bound", async () => {
@@ -196,6 +272,7 @@ describe("a table locked by another transaction", () => {
 test("SQLite: paths are shown absolute, and a file named like a URI is opened as a file", async () => {
   const cwd = mkdtempSync(join(tmpdir(), "invite-code-paths-"));
   try {
+    mkdirSync(join(cwd, "data"));
     const env = { DATABASE_URL: "sqlite:///data/x.db" };
     const absent = `database file ${join(cwd, "data", "x.db")} does not exist yet`;
     const skipped = await cli([], env, { cwd });
@@ -223,6 +300,162 @@ test("SQLite: paths are shown absolute, and a file named like a URI is opened as
     assert.ok(!existsSync(join(cwd, "new2.db")), "no new2.db created");
   } finally {
     rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+/** A repair fails open naming `reason`, --strict exits 1, --check exits 2 ("could not run"). */
+async function assertMisconfigured(
+  env: Record<string, string>,
+  reason: RegExp,
+  options: { cwd?: string } = {},
+) {
+  const plain = await cli([], env, options);
+  assert.equal(plain.code, 0, plain.stdout + plain.stderr);
+  assert.match(plain.stdout, warned(reason));
+  assertOneCleanLine(plain.stdout);
+  assert.doesNotMatch(plain.stdout, /skipping/);
+  assert.equal((await cli(["--strict"], env, options)).code, 1);
+  const checked = await cli(["--check"], env, options);
+  assert.equal(checked.code, 2, checked.stdout);
+  assert.match(
+    checked.stdout,
+    new RegExp(`^ERROR: Could not check invite codes: ${reason.source}`),
+  );
+}
+
+test("SQLite: a path that names no database the app could use is a failure naming it, not 'not migrated yet'", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "invite-code-misconfigured-"));
+  try {
+    const missingFolder = join(dir, "nodir", "webui.db");
+    await assertMisconfigured(
+      { DATABASE_URL: `sqlite:///${missingFolder}` },
+      literal(`the folder of the SQLite database ${missingFolder} does not exist`),
+    );
+    await assertMisconfigured(
+      { DATA_DIR: join(dir, "typo") },
+      literal(`the folder of the SQLite database ${join(dir, "typo", "webui.db")} does not exist`),
+    );
+    mkdirSync(join(dir, "folder.db"));
+    await assertMisconfigured(
+      { DATABASE_URL: `sqlite:///${join(dir, "folder.db")}` },
+      literal(`${join(dir, "folder.db")} is a directory, not a SQLite database file`),
+    );
+    assert.equal(spawnSync("mkfifo", [join(dir, "fifo.db")]).status, 0);
+    await assertMisconfigured(
+      { DATABASE_URL: `sqlite:///${join(dir, "fifo.db")}` },
+      literal(`${join(dir, "fifo.db")} is not a regular file`),
+    );
+    writeFileSync(join(dir, "notes.db"), "not a database, just notes\n".repeat(100));
+    await assertMisconfigured(
+      { DATABASE_URL: `sqlite:///${join(dir, "notes.db")}` },
+      literal(`${join(dir, "notes.db")} is not a SQLite database`),
+    );
+    // Server settings given in part: Open WebUI would fall back to SQLite, which is not there.
+    await assertMisconfigured(
+      { DATABASE_TYPE: "postgresql", DATABASE_HOST: "db", DATA_DIR: dir },
+      literal(
+        "DATABASE_TYPE, DATABASE_HOST are set but DATABASE_USER, DATABASE_PORT, DATABASE_NAME " +
+          "are not: Open WebUI composes a database URL only from all five",
+      ),
+    );
+    // A folder that is there, with no file yet: Open WebUI creates it on its first start.
+    const fresh = await cli(["--strict"], { DATA_DIR: dir });
+    assert.equal(fresh.code, 0);
+    assert.deepEqual(lines(fresh.stdout), [
+      LOG.skipped(`database file ${join(dir, "webui.db")} does not exist yet`),
+    ]);
+    // Partial server settings beside a SQLite file Open WebUI does use: that file is repaired.
+    const fallback = new DatabaseSync(join(dir, "webui.db"));
+    fallback.exec(createUserTableSql({ users: 2 }));
+    fallback.exec(seedUsersSql({ users: 2, missing: 2 }, SQLITE_SEED));
+    fallback.close();
+    const used = await cli([], { DATABASE_TYPE: "postgresql", DATA_DIR: dir });
+    assert.deepEqual(lines(used.stdout), [LOG.found(2), LOG.success(2)]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SQLite: a CHECK constraint that refuses the codes is named, not called 'no free codes'", async () => {
+  const db = await sqliteFixture();
+  try {
+    await db.seed({ users: 3, missing: 3, column: "VARCHAR(8) CHECK (invite_code LIKE 'X%')" });
+    const result = await cli(["--strict"], db.env);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      warned(/the database refuses the codes the repair gives: CHECK constraint failed/),
+    );
+    assert.doesNotMatch(result.stdout, /no free/);
+  } finally {
+    await db.close();
+  }
+});
+
+test("SQLite: a read-only folder or file is named as such, not as a 'readonly database'", async () => {
+  const db = await sqliteFixture();
+  const path = join(db.env.DATA_DIR, "webui.db");
+  // As root every file is writable: the run goes through setpriv as nobody.
+  const asRoot = process.getuid?.() === 0;
+  const runAs = (env: Record<string, string>) => {
+    const [command, argv] = runtimeCommand(MOD, []);
+    return asRoot
+      ? run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", command, ...argv], {
+        env: { ...env, HOME: "/tmp", DENO_DIR: process.env.DENO_DIR ?? "/tmp/deno-nobody" },
+      })
+      : run(command, argv, { env });
+  };
+  try {
+    await db.seed({ users: 3, missing: 3 });
+    chmodSync(dirname(db.env.DATA_DIR), 0o755);
+    chmodSync(path, 0o666);
+    chmodSync(db.env.DATA_DIR, 0o555);
+    const folder = await runAs(db.env);
+    assert.match(
+      folder.stdout,
+      warned(literal(`the folder ${db.env.DATA_DIR} is not writable by this user`)),
+      folder.stdout + folder.stderr,
+    );
+    chmodSync(path, 0o444);
+    const file = await runAs(db.env);
+    assert.match(file.stdout, warned(literal(`${path} is not writable by this user`)));
+  } finally {
+    chmodSync(db.env.DATA_DIR, 0o755);
+    await db.close();
+  }
+});
+
+test("PostgreSQL: DATABASE_SCHEMA naming no schema fails, and a column that is not text is refused clearly", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 3, missing: 3 });
+    await assertMisconfigured(
+      { ...db.env, DATABASE_SCHEMA: "no_such_schema" },
+      /DATABASE_SCHEMA names schema "no_such_schema", which database "[^"]+" does not have/,
+    );
+    await db.exec(`ALTER TABLE "user" ALTER COLUMN invite_code TYPE integer USING NULL`);
+    const result = await cli(["--strict"], db.env);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      warned(/column invite_code of "user" is integer, not text/),
+    );
+    assert.doesNotMatch(result.stdout, /ascii/);
+    assert.equal((await cli(["--check"], db.env)).code, 2);
+  } finally {
+    await db.close();
+  }
+});
+
+test("SQLite: a column whose type turns codes into numbers is refused clearly", async () => {
+  const db = await sqliteFixture();
+  try {
+    await db.seed({ users: 3, missing: 3, column: "INTEGER" });
+    const result = await cli(["--strict"], db.env);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, warned(/column invite_code of "user" is INTEGER, not text/));
+  } finally {
+    await db.close();
   }
 });
 

@@ -3,7 +3,9 @@
  * Dockerfile run it, against real databases.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { renameSync } from "node:fs";
+import process from "node:process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
@@ -26,11 +28,27 @@ import {
   silentListener,
   sleep,
   waitForHttp,
+  waitForOutput,
 } from "./helpers.ts";
-import { PROBE_LOG, PROBE_STARTING } from "../src/messages.ts";
+import { PROBE_LOG, PROBE_STARTING, sharedReason } from "../src/messages.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
 
 const HEALTH = join(ROOT, "health.ts");
+
+const promtool = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" }).stdout.trim();
+const noPromtool = promtool || process.env.REQUIRE_PROMTOOL === "1"
+  ? undefined
+  : "promtool is not installed (apt-get install prometheus)";
+
+/** What `promtool check metrics` says about a /metrics body: "" when it finds nothing. */
+function promtoolCheck(body: string): string {
+  const run = spawnSync(promtool || "promtool", ["check", "metrics"], {
+    input: body,
+    encoding: "utf8",
+  });
+  if (run.error) throw run.error;
+  return run.status === 0 ? "" : `exit ${run.status}: ${run.stdout}${run.stderr}`.trim();
+}
 
 async function startProbe(env: Record<string, string>, cacheMs = 200) {
   const port = await freePort();
@@ -131,13 +149,52 @@ for (const [dialect, open] of FIXTURES) {
         assert.equal(metrics.status, 200);
         assert.match(metrics.type!, /^text\/plain; version=0\.0\.4/);
         assert.equal(metric(metrics.body, "invite_codes_missing"), 0);
-        assert.equal(metric(metrics.body, "invite_codes_users_total"), 20);
+        assert.equal(metric(metrics.body, "invite_codes_users"), 20);
         assert.equal(metric(metrics.body, "invite_codes_check_success"), 1);
         assert.ok(metric(metrics.body, "invite_codes_check_duration_seconds") >= 0);
       } finally {
         assert.equal(await stopProbe(probe), 0, "clean exit on SIGTERM");
       }
       assert.match(probe.output(), literal(PROBE_LOG.stopping("SIGTERM")));
+    });
+
+    test("promtool check metrics finds nothing in the probe's real /metrics, passing or failing", {
+      skip: noPromtool,
+    }, async () => {
+      await db.seed({ users: 4, missing: 1 });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const failing = await get(`${base}/metrics`);
+        assert.equal(metric(failing.body, "invite_codes_missing"), 1);
+        assert.equal(promtoolCheck(failing.body), "");
+        assert.equal((await runCli([], db.env)).code, 0);
+        await sleep(300); // the cache window
+        const passing = await get(`${base}/metrics`);
+        assert.equal(metric(passing.body, "invite_codes_users"), 4);
+        assert.equal(promtoolCheck(passing.body), "");
+      } finally {
+        await stopProbe(probe);
+      }
+    });
+
+    test("text or JSON as Accept's q-values say, and an unknown format is a 400", async () => {
+      await db.seed({ users: 3 });
+      const { probe, base } = await startProbe(db.env);
+      try {
+        const asked = async (accept: string) =>
+          (await get(`${base}/health/invite-codes`, { headers: { Accept: accept } })).type;
+        assert.match(await asked("text/plain") ?? "", /^text\/plain/);
+        assert.equal(await asked("text/plain;q=0"), "application/health+json");
+        assert.equal(await asked("text/plain;q=0, */*"), "application/health+json");
+        assert.equal(await asked("application/json, text/plain;q=0.5"), "application/health+json");
+        assert.match(await asked("text/plain, application/json;q=0.5") ?? "", /^text\/plain/);
+        const unknown = await get(`${base}/health/invite-codes?format=xml`);
+        assert.equal(unknown.status, 400);
+        assert.equal(unknown.body, 'unknown format "xml": use format=json or format=text\n');
+        assert.equal((await get(`${base}/health/invite-codes?format=json`)).status, 200);
+      } finally {
+        await stopProbe(probe);
+      }
     });
 
     test("livez, 404, 405, and no stack traces", async () => {
@@ -149,7 +206,8 @@ for (const [dialect, open] of FIXTURES) {
         assert.match(livez.type!, /^text\/plain/);
         assert.equal((await get(`${base}/nope`)).status, 404);
         for (const path of ["/health/invite-codes", "/livez", "/metrics"]) {
-          for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+          // FOO: a method Node's own HTTP parser does not know, answered before any handler.
+          for (const method of ["POST", "PUT", "DELETE", "PATCH", "FOO"]) {
             const response = await fetch(`${base}${path}`, { method });
             assert.equal(response.status, 405, `${method} ${path}`);
             assert.equal(response.headers.get("allow"), "GET, HEAD");
@@ -191,10 +249,12 @@ for (const [dialect, open] of FIXTURES) {
         const body = JSON.parse(response.body);
         assert.equal(body.status, "warn");
         assert.equal(body.missing, 0);
-        assert.equal(body.output, "2 users hold a code another user also holds");
-        assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 2);
+        // Three users hold SAME42: all three are counted.
+        assert.equal(body.output, sharedReason(3, 1));
+        assert.equal(body.output, "3 users hold a code another user also holds");
+        assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 3);
         assert.equal(body.checks["invite_codes:duplicates"][0].status, "warn");
-        assert.equal(metric((await get(`${base}/metrics`)).body, "invite_codes_duplicates"), 2);
+        assert.equal(metric((await get(`${base}/metrics`)).body, "invite_codes_duplicates"), 3);
       } finally {
         await stopProbe(probe);
       }
@@ -216,6 +276,13 @@ for (const [dialect, open] of FIXTURES) {
         } finally {
           await stopProbe(probe);
         }
+        // Whatever the wire may say, the probe's log names the reason.
+        assert.match(
+          probe.output(),
+          literal(
+            PROBE_LOG.checkFailed("absent", 'column invite_code does not exist in table "user"'),
+          ),
+        );
       }
     });
 
@@ -702,5 +769,50 @@ test("a column without its unique constraint: 200 with status warn, and the chec
     }
   } finally {
     await db.close();
+  }
+});
+
+test("a check that outlasts HEALTH_TIMEOUT_MS names HEALTH_TIMEOUT_MS, not --timeout", async () => {
+  const db = await postgresFixture();
+  const proxy = await outageProxy(new URL(db.env.DATABASE_URL));
+  const logged: string[] = [];
+  const probe = createProbe({
+    env: { DATABASE_URL: proxy.url.href, HEALTH_DETAILS: "1" },
+    settings: { cacheMs: 0, timeoutMs: 1_000 },
+    log: (line) => logged.push(line),
+  });
+  try {
+    await db.seed({ users: 2 });
+    assert.equal((await probe.app.request(PROBE_PATH)).status, 200);
+    proxy.stall();
+    const stalled = await probe.app.request(`${PROBE_PATH}?format=text`);
+    assert.equal(stalled.status, 503);
+    const body = await stalled.text();
+    assert.match(body, /\(HEALTH_TIMEOUT_MS\)/);
+    assert.doesNotMatch(body + logged.join("\n"), /--timeout/);
+    assert.ok(logged.some((line) => line.includes("(HEALTH_TIMEOUT_MS)")), logged.join("\n"));
+  } finally {
+    await probe.close();
+    await proxy.close();
+    await db.close();
+  }
+});
+
+test("the listen line writes an IPv6 address in brackets", async () => {
+  const port = await freePort();
+  const [command, args] = runtimeCommand(HEALTH);
+  const probe = launch(command, args, {
+    env: {
+      DATABASE_URL: "sqlite:////nonexistent/webui.db",
+      HEALTH_HOST: "::1",
+      HEALTH_PORT: String(port),
+    },
+  });
+  try {
+    await waitForHttp(`http://[::1]:${port}/livez`);
+    await waitForOutput(probe, "listening on");
+    assert.match(probe.output(), literal(`listening on http://[::1]:${port}${PROBE_PATH}`));
+  } finally {
+    await stopProbe(probe);
   }
 });

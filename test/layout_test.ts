@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { test } from "node:test";
 import { ROOT } from "./helpers.ts";
@@ -92,4 +92,73 @@ test("every planted bug in scripts/mutate.ts still applies, once, to the code it
   });
   assert.equal(listed.status, 0, listed.stderr);
   assert.ok(listed.stdout.trim().split("\n").length >= 100, listed.stdout);
+});
+
+/** The rows of the README's Guarantees table: each promise and the tests it names. */
+function guarantees(): { promise: string; tests: { file: string; name: string }[] }[] {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = /^## Guarantees\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? "";
+  return section.split("\n")
+    .filter((line) => line.startsWith("|") && !/^\|\s*(promise|-+)\s*\|/.test(line))
+    .map((line) => {
+      const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim());
+      const tests = [...(cells[1] ?? "").matchAll(/`(test\/\w+_test\.ts)` "([^"]+)"/g)]
+        .map(([, file, name]) => ({ file, name }));
+      return { promise: cells[0] ?? "", tests };
+    });
+}
+
+/**
+ * The names of the tests a file declares, as patterns: a name built from a
+ * template (`${dialect}: ...`) matches any of the names it makes.
+ */
+function testNames(file: string): RegExp[] {
+  const source = readFileSync(join(ROOT, file), "utf8");
+  const calls = source.matchAll(/\b(?:test|it)\(\s*(["'`])((?:\\.|(?!\1)[^\\])*)\1/g);
+  return [...calls].map(([, quote, raw]) => {
+    const text = quote === "`" ? raw : raw.replace(/\\(.)/g, "$1");
+    const parts = text.split(/\$\{[^}]*\}/).map((part) =>
+      part.replace(/\\`/g, "`").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    );
+    return new RegExp(`^${parts.join(".+")}$`);
+  });
+}
+
+test("the README's Guarantees table: every promise names tests, and every named test exists", () => {
+  const rows = guarantees();
+  assert.ok(rows.length >= 10, `${rows.length} rows`);
+  const missing: string[] = [];
+  for (const { promise, tests } of rows) {
+    assert.ok(promise.length > 0, "a row without a promise");
+    assert.ok(tests.length > 0, `"${promise}" names no test`);
+    for (const { file, name } of tests) {
+      if (!existsSync(join(ROOT, file))) {
+        missing.push(`${file} (no such file)`);
+      } else if (!testNames(file).some((pattern) => pattern.test(name))) {
+        missing.push(`${file}: "${name}"`);
+      }
+    }
+  }
+  assert.deepEqual(missing, [], "tests the Guarantees table names but no file declares");
+});
+
+/** A Node too old to strip types, where the machine has one (Debian's Node 20). */
+const OLD_NODE = ["/usr/bin/node", "/usr/local/bin/node"].find((path) => {
+  const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
+  const [major, minor] = version.slice(1).split(".").map(Number);
+  return major > 0 && (major < 22 || (major === 22 && minor < 6));
+});
+
+test("node mod.ts on a Node that cannot strip types fails as the README says", {
+  skip: OLD_NODE ? undefined : "no Node older than 22.6 on this machine",
+}, () => {
+  // Node refuses the file before any of it runs, so no line of it can say more.
+  const ran = spawnSync(OLD_NODE!, [join(ROOT, "mod.ts"), "--version"], { encoding: "utf8" });
+  assert.notEqual(ran.status, 0);
+  assert.match(ran.stderr, /ERR_UNKNOWN_FILE_EXTENSION\]: Unknown file extension "\.ts"/);
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  assert.ok(
+    readme.includes('`TypeError [ERR_UNKNOWN_FILE_EXTENSION]: Unknown file extension ".ts"`'),
+    "the README quotes what Node prints",
+  );
 });

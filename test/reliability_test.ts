@@ -791,7 +791,11 @@ describe("bad input", () => {
       await pg.seed({ users: 5, missing: 5 });
       const result = await cli([], { ...pg.env, DATABASE_SCHEMA: `x"; DROP TABLE "user"; --` });
       assert.equal(result.code, 0);
-      assert.match(result.stdout, /skipping auto-fix \(table "user" does not exist\)/);
+      // No such schema: a misconfiguration, named with the schema as given, and nothing run.
+      assert.match(
+        result.stdout,
+        warned(literal('DATABASE_SCHEMA names schema "x"; DROP TABLE "user"; --", which database')),
+      );
       assert.equal((await pg.rows()).length, 5, "the table is still there");
     } finally {
       await pg.close();
@@ -887,6 +891,7 @@ describe("unusual data", () => {
         const plain = await cli([], db.env);
         assert.deepEqual(lines(plain.stdout), [
           LOG.allHaveCodes(6),
+          LOG.duplicatesLeft(3, 1),
         ]);
         assert.equal((await cli(["--check"], db.env)).code, 1);
         const fixed = await cli(["--fix-duplicates"], db.env);

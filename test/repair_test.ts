@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
-import { check, repair } from "../mod.ts";
+import { check, repair, VERSION } from "../mod.ts";
 import {
   type Fixture,
   FIXTURES,
@@ -163,8 +163,44 @@ for (const [dialect, open] of FIXTURES) {
       assert.equal(result.code, 1);
       const report = JSON.parse(result.stdout);
       assert.equal(report.status, "duplicates");
-      assert.equal(report.duplicates, 2);
+      assert.equal(report.duplicates, 3, "every holder of SAME42 counts");
+      assert.equal(report.sharedCodes, 1);
       assert.equal(report.schema.unique, false);
+    });
+
+    test("two users share a code: a start says so, and --fix-duplicates --dry-run says what the real run changes", async () => {
+      await db.seed({ users: 5, unique: false });
+      await db.exec(`UPDATE "user" SET invite_code = 'SAME42' WHERE name IN ('User 1', 'User 2')`);
+      const before = await db.rows();
+      const start = await runCli([], db.env);
+      assert.equal(start.code, 0);
+      assert.deepEqual(lines(start.stdout), [LOG.allHaveCodes(5), LOG.duplicatesLeft(2, 1)]);
+      const checked = await runCli(["--check"], db.env);
+      assert.equal(checked.code, 1);
+      assert.deepEqual(lines(checked.stdout), [
+        LOG.checkFailed("2 users hold a code another user also holds"),
+      ]);
+      const dry = await runCli(["--fix-duplicates", "--dry-run"], db.env);
+      assert.deepEqual(lines(dry.stdout), [LOG.foundDryRun(0), LOG.duplicatesDryRun(1, 2, 1)]);
+      assert.match(
+        LOG.duplicatesDryRun(1, 2, 1),
+        /new codes to 1 of the 2 users who share 1 invite code /,
+      );
+      assert.deepEqual(await db.rows(), before, "the dry run changed nothing");
+      const fixed = await runCli(["--fix-duplicates"], db.env);
+      assert.deepEqual(lines(fixed.stdout), [
+        LOG.clearedDuplicates(1),
+        LOG.found(1),
+        LOG.success(1),
+      ]);
+      assert.match(LOG.clearedDuplicates(1), /of 1 user who/);
+      const after = await db.rows();
+      assert.equal(
+        after.filter((row, i) => row.code !== before[i].code).length,
+        1,
+        "the real run changed as many users as the dry run said",
+      );
+      assertAllUnique(after);
     });
 
     test("--dry-run reports and changes nothing", async () => {
@@ -196,6 +232,23 @@ for (const [dialect, open] of FIXTURES) {
       assert.match(result.stderr, literal(LOG.success(9)));
     });
 
+    test("--json has one shape, with the version, for --check, --dry-run and a repair", async () => {
+      await db.seed({ users: 6, missing: 2 });
+      const runs = [
+        await runCli(["--check", "--json"], db.env),
+        await runCli(["--dry-run", "--json"], db.env),
+        await runCli(["--json"], db.env),
+      ];
+      const reports = runs.map((run) => JSON.parse(run.stdout));
+      assert.deepEqual(reports.map((r) => r.command), ["check", "dry-run", "repair"]);
+      assert.deepEqual(reports.map((r) => r.status), ["missing", "dry-run", "repaired"]);
+      for (const report of reports) {
+        assert.deepEqual(Object.keys(report), Object.keys(reports[0]), "the same keys, in order");
+        assert.equal(report.version, VERSION);
+      }
+      assert.deepEqual(reports.map((r) => [r.generated, r.remaining]), [[0, 2], [0, 2], [2, 0]]);
+    });
+
     test("--batch-size commits in batches and fixes everyone", async () => {
       await db.seed({ users: 40, missing: 23 });
       const result = await runCli(["--batch-size", "5"], db.env);
@@ -225,13 +278,57 @@ for (const [dialect, open] of FIXTURES) {
       await db.exec(failOnUserTrigger(dialect, "name", "User 30"));
       const result = await runCli(["--batch-size", "4"], db.env);
       assert.equal(result.code, 0, "fail-open");
-      assert.match(result.stdout, warned());
       const fixed = (await db.rows()).filter((r) => !isMissing(r.code)).length;
       assert.equal(fixed, 28, "the seven whole batches before the failing one stay committed");
+      const last = lines(result.stdout).at(-1)!;
+      assert.match(last, /update refused by test trigger/);
+      assert.ok(last.startsWith(LOG.partial(28, 30, 2, "").split(", then stopped")[0]), last);
+      assert.ok(last.endsWith(LOG.partial(28, 30, 2, "").split("; ")[1]), last);
 
       await db.exec(dialect === "sqlite" ? "DROP TRIGGER refuse" : 'DROP TRIGGER refuse ON "user"');
       const rerun = await runCli(["--batch-size", "4"], db.env);
       assert.match(rerun.stdout, literal(LOG.success(2)), "a rerun resumes");
+    });
+
+    test("committed work is never reported as failed: --json says partial, what committed and what is left", async () => {
+      await db.seed({ users: 30, missing: 30 });
+      await db.exec(failOnUserTrigger(dialect, "name", "User 30"));
+      const result = await runCli(["--batch-size", "4", "--json", "--strict"], db.env);
+      assert.equal(result.code, 1, "--strict: the users left make it exit 1");
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.status, "partial");
+      assert.equal(report.generated, 28);
+      assert.equal(report.remaining, 2);
+      assert.equal(report.missing, 30);
+      assert.match(report.error.message, /update refused by test trigger/);
+      assert.doesNotMatch(
+        result.stderr,
+        warned(),
+        "no 'Failed to auto-fix' line for committed work",
+      );
+    });
+
+    test("a --batch-size run that reaches --timeout reports the batches it committed", async () => {
+      await db.seed({ users: 200, missing: 200 });
+      const printed: string[] = [];
+      // Throttled to 100 users/s: two or three batches of 50 commit before the 1.5 s deadline.
+      const report = await repair({
+        env: db.env,
+        batchSize: 50,
+        timeoutMs: 1_500,
+        throttle: { maxRate: 100, maxLagSeconds: 1e9, maxActiveSessions: 1e9 },
+        log: (line) => printed.push(line),
+      });
+      const fixed = (await db.rows()).filter((r) => !isMissing(r.code)).length;
+      assert.equal(report.status, "partial", printed.join("\n"));
+      assert.equal(report.error?.kind, "timeout");
+      assert.ok(fixed >= 50 && fixed < 200 && fixed % 50 === 0, `${fixed} committed`);
+      assert.equal(report.generated, fixed, "generated counts exactly what committed");
+      assert.equal(report.remaining, 200 - fixed);
+      assert.equal(
+        printed.at(-1),
+        LOG.partial(fixed, 200, 200 - fixed, report.error!.message),
+      );
     });
 
     test("progress lines on long runs", async () => {

@@ -28,6 +28,20 @@ test("redact masks a secret as written, percent-encoded and URI-encoded", () => 
   assert.equal(redact("tabs and labs", ["ab"]), "tabs and labs", "not inside words");
 });
 
+test("a short password is masked where it stands, never inside a word", () => {
+  const line = 'password authentication failed for user "webui"';
+  assert.equal(redact(line, ["word"]), line, "not ***word authentication failed");
+  assert.equal(redact(line, ["pass"]), line);
+  assert.equal(redact(line, ["failed1"]), line);
+  assert.equal(
+    redact("postgresql://webui:word@db/x password=word (word)", ["word"]),
+    "postgresql://webui:***@db/x password=*** (***)",
+  );
+  // Punctuation at a secret's edge sets it apart already: masked even touching letters.
+  assert.equal(redact("x#pw!y", ["#pw!"]), "x***y");
+  assert.equal(redact('role "pw7" does not exist', ["pw7"]), 'role "***" does not exist');
+});
+
 test("no output of any path shows a password or sslpassword, however the URL is written", async () => {
   const server = new URL(process.env.TEST_DATABASE_URL!);
   // Raw in the userinfo: every printable ASCII character but "@".

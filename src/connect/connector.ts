@@ -239,6 +239,8 @@ function connector(
   let current: number | undefined;
   let latest: Socket | TLSSocket | undefined;
   const open = new Set<Socket | TLSSocket>();
+  /** Sockets whose session answered: their close is no connection failure. */
+  const admitted = new WeakSet<Socket | TLSSocket>();
   // connect_timeout bounds a host's whole attempt, up to its session's answer.
   let sessionTimer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
@@ -295,6 +297,19 @@ function connector(
           latest = socket;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
+          // A server that takes the socket and hangs up without a byte (a
+          // proxy with no backend, a port that is not PostgreSQL) is named as
+          // libpq names it; else the next attempt finds no reason.
+          let reason: string | undefined;
+          socket.once("error", (error) => (reason = errorMessage(error)));
+          socket.once("close", () => {
+            // Only a server that never spoke: one that sent an error has said why.
+            if (admitted.has(socket) || timedOut || socket.bytesRead > 0) return;
+            failures.push(
+              `${endpoint.label}: server closed the connection unexpectedly` +
+                (reason ? ` (${reason})` : ""),
+            );
+          });
           answered();
           timedOut = false;
           if (Number.isFinite(settings.perAttemptMs)) {
@@ -338,6 +353,7 @@ function connector(
     },
     admit(state) {
       answered();
+      if (latest) admitted.add(latest);
       const why = sessionMismatch(settings.attrs, state, pass);
       if (why === null) return true;
       failures.push(`${current === undefined ? "?" : list[current].label}: ${why}`);

@@ -37,6 +37,36 @@ export function resolveDatabaseUrl(env: Env = process.env): string {
   return `sqlite:///${env.DATA_DIR || "./data"}/webui.db`;
 }
 
+/** The variables Open WebUI composes a server URL from, all or none. */
+const SERVER_PARTS = [
+  "DATABASE_TYPE",
+  "DATABASE_USER",
+  "DATABASE_HOST",
+  "DATABASE_PORT",
+  "DATABASE_NAME",
+] as const;
+
+/**
+ * When `DATABASE_URL` is unset and some, not all, of the variables Open
+ * WebUI composes a server URL from are set: which are missing. Open WebUI
+ * then silently uses SQLite; the operator meant a server.
+ *
+ * @example
+ * ```ts
+ * unmetServerSettings({ DATABASE_TYPE: "postgresql" }); // "DATABASE_USER, DATABASE_HOST, ..."
+ * ```
+ * @param env The environment.
+ */
+export function unmetServerSettings(env: Env): string | null {
+  if (env.DATABASE_URL) return null;
+  const unset = SERVER_PARTS.filter((name) => !env[name]);
+  if (unset.length === 0 || unset.length === SERVER_PARTS.length) return null;
+  const set = SERVER_PARTS.filter((name) => env[name]);
+  return `${set.join(", ")} ${set.length === 1 ? "is" : "are"} set but ${unset.join(", ")} ` +
+    `${unset.length === 1 ? "is" : "are"} not: Open WebUI composes a database URL only from all ` +
+    `five (${SERVER_PARTS.join(", ")}), and otherwise uses SQLite`;
+}
+
 /**
  * Secrets the environment holds, known before any URL is parsed.
  *

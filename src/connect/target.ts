@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { InviteCodeError } from "../errors.ts";
 import { type PostgresTarget, postgresTarget } from "./conninfo.ts";
-import { type Env, envSecrets, resolveDatabaseUrl } from "./environment.ts";
+import { type Env, envSecrets, resolveDatabaseUrl, unmetServerSettings } from "./environment.ts";
 import { withPasswords } from "./passfile.ts";
 import { parseSqlalchemyUrl, SUPPORTED } from "./sqlalchemy.ts";
 
@@ -25,6 +25,11 @@ export interface SqliteTarget {
   display: string;
   /** Secrets that must never reach any output. */
   secrets: string[];
+  /**
+   * Set when server settings were given but not all of them: the file is
+   * Open WebUI's fallback, and its absence means a misconfiguration.
+   */
+  unmetServerSettings?: string;
 }
 
 /** Where the `"user"` table lives, as resolved from the environment. */
@@ -43,6 +48,20 @@ export type DatabaseTarget = PostgresTarget | SqliteTarget;
  * @param env Where libpq's `PG*` variables and `DATABASE_SCHEMA` come from.
  */
 export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseTarget {
+  // SQLAlchemy's make_url keeps trailing whitespace in the URL's last part
+  // (its pattern's [^?]* takes a line break), so Open WebUI would look for a
+  // database, a SQLite file or a setting with "\n" in its name. Said plainly
+  // here, rather than as a server's "does not exist" with the break hidden.
+  const trailing = /\s+$/.exec(url)?.[0];
+  if (trailing) {
+    throw new InviteCodeError(
+      "config",
+      `the database URL ends with ${
+        /[\r\n]/.test(trailing) ? "a line break" : "whitespace"
+      }, which SQLAlchemy, and so Open WebUI, keeps as part of its last part (the database ` +
+        `name, file or last setting): remove it (a secret or file written with a newline?)`,
+    );
+  }
   // Case-sensitive, as SQLAlchemy's dialect names are: Open WebUI cannot use POSTGRESQL://.
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1];
   if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
@@ -66,7 +85,9 @@ export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseT
  * @param env Where to read the variables; default `process.env`.
  */
 export function resolveTarget(env: Env = process.env): DatabaseTarget {
-  return parseDatabaseUrl(resolveDatabaseUrl(env), env);
+  const target = parseDatabaseUrl(resolveDatabaseUrl(env), env);
+  const unmet = unmetServerSettings(env);
+  return target.dialect === "sqlite" && unmet ? { ...target, unmetServerSettings: unmet } : target;
 }
 
 function sqliteTarget(url: string): DatabaseTarget {

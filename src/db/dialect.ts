@@ -85,8 +85,8 @@ export interface AssignResult {
 
 /** The `"user"` table with its `invite_code` column, known to exist. */
 export interface UserTable {
-  /** Users holding a code that another user also holds, less one per code. */
-  duplicates(): Promise<number>;
+  /** Codes that more than one user holds, and how many users hold them. */
+  duplicates(): Promise<SharedCodes>;
   /**
    * Run `work` in one transaction holding the repair lock (advisory lock on
    * PostgreSQL, an immediate transaction on SQLite), waiting at most until the
@@ -115,6 +115,16 @@ export interface Pressure {
   replicationLagSeconds: number;
   /** Other sessions running a statement now. */
   activeSessions: number;
+}
+
+/**
+ * Codes several users hold: `users` counts every holder, `codes` the codes,
+ * so `--fix-duplicates` changes `users - codes` of them (all but the earliest
+ * holder of each).
+ */
+export interface SharedCodes {
+  users: number;
+  codes: number;
 }
 
 /** Operations available inside the repair's locked transaction. */

@@ -22,6 +22,7 @@ import {
   type RepairTransaction,
   type Schema,
   type SchemaFacts,
+  type SharedCodes,
   TABLE,
   type UserTable,
   WHITESPACE_CODE_POINTS,
@@ -117,6 +118,7 @@ t AS (
 a AS (
   SELECT a.attnum, format_type(a.atttypid, a.atttypmod) AS type,
     format_type(a.atttypid, NULL) AS base_type,
+    (SELECT ty.typcategory = 'S' FROM pg_type ty WHERE ty.oid = a.atttypid) AS is_text,
     CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4
       THEN a.atttypmod - 4 END AS len
   FROM pg_attribute a JOIN t ON a.attrelid = t.oid
@@ -127,11 +129,14 @@ i AS (
   WHERE i.indexprs IS NULL AND i.indpred IS NULL
 )
 SELECT (SELECT name FROM s) AS schema,
+  EXISTS (SELECT 1 FROM pg_namespace n JOIN s ON n.nspname = s.name) AS schema_exists,
+  current_database() AS database,
   EXISTS (SELECT 1 FROM t) AS table_exists,
   coalesce((SELECT relkind = 'p' OR relhassubclass FROM t), false) AS spans_tables,
   EXISTS (SELECT 1 FROM a) AS column_exists,
   (SELECT type FROM a) AS column_type,
   (SELECT base_type FROM a) AS column_base_type,
+  (SELECT is_text FROM a) AS is_text,
   (SELECT len FROM a) AS max_length,
   EXISTS (SELECT 1 FROM i WHERE indisunique AND indnkeyatts = 1) AS is_unique,
   EXISTS (SELECT 1 FROM i) AS indexed,
@@ -194,6 +199,9 @@ const SESSION_REJECTED = new Error("target_session_attrs rejected this server");
 
 interface FactsRow {
   schema: string | null;
+  schema_exists: boolean;
+  database: string;
+  is_text: boolean | null;
   table_exists: boolean;
   column_exists: boolean;
   column_type: string | null;
@@ -323,15 +331,15 @@ export function openPostgres(
     // rows each chunk's savepoint updated.
     const writers = new Set<string>();
     return {
-      async duplicates(): Promise<number> {
-        if (facts.unique) return 0;
+      async duplicates(): Promise<SharedCodes> {
+        if (facts.unique) return { users: 0, codes: 0 };
         const [row] = await inTransaction(readMode, (tx) =>
-          tx.unsafe<{ duplicates: number }[]>(
-            `SELECT coalesce(sum(n - 1), 0)::float8 AS duplicates FROM (
+          tx.unsafe<SharedCodes[]>(
+            `SELECT coalesce(sum(n), 0)::float8 AS users, count(*)::float8 AS codes FROM (
                SELECT count(*) AS n FROM ${table} WHERE NOT ${missing(COL)}
                GROUP BY ${COL} HAVING count(*) > 1) d`,
           ));
-        return row.duplicates;
+        return { users: row.users, codes: row.codes };
       },
 
       async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
@@ -395,6 +403,24 @@ export function openPostgres(
     schema(): Promise<Schema> {
       return inTransaction("read only", async (tx): Promise<Schema> => {
         const [row] = await tx.unsafe<FactsRow[]>(FACTS_SQL, [target.schema ?? null]);
+        if (!row.schema_exists) {
+          // Not "not migrated yet": no migration would put the table where the tool looks.
+          throw new InviteCodeError(
+            "config",
+            target.schema
+              ? `DATABASE_SCHEMA names schema "${target.schema}", which database ` +
+                `"${row.database}" does not have: check DATABASE_SCHEMA`
+              : `the connection's search_path names no schema that database "${row.database}" ` +
+                `has: set DATABASE_SCHEMA, or the role's search_path`,
+          );
+        }
+        if (row.column_exists && !row.is_text) {
+          throw new InviteCodeError(
+            "schema",
+            `column ${COLUMN} of "${TABLE}" is ${row.column_type}, not text: invite codes are ` +
+              `text (varchar(8) in the invite system's migration); change the column's type`,
+          );
+        }
         const facts: SchemaFacts = {
           dialect: "postgres",
           schema: row.schema,
@@ -614,7 +640,8 @@ function translateError(error: unknown): InviteCodeError {
       cause: error,
     });
   }
-  if (/^[0-9A-Z]{5}$/.test(code)) {
+  // Every SQLSTATE holds a digit; "EPIPE" (a socket's code on Deno) does not.
+  if (/^[0-9A-Z]{5}$/.test(code) && /\d/.test(code)) {
     return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, { cause: error });
   }
   if (code === "CONNECT_TIMEOUT") {

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
+import { closeSync, openSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
 import type { DatabaseSync } from "node:sqlite";
 import {
   absence,
@@ -57,7 +59,8 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
 
   /** The open handle; undefined while the file does not exist. */
   function connection(): DatabaseSync | undefined {
-    if (!db && existsSync(target.path)) {
+    if (!db) {
+      if (!isUsableFile(target)) return undefined;
       // The path is absolute, so SQLite never reads it as a "file:" URI.
       db = run(() => new DatabaseSyncClass(target.path, { readOnly: options.readOnly ?? false }));
     }
@@ -99,6 +102,14 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
         `SELECT type FROM pragma_table_info(?) WHERE name = ?`,
       ).get(TABLE, COLUMN) as { type: string } | undefined;
       if (!column) return { facts: { ...base, databaseExists: true, tableExists: true } };
+      if (!holdsText(column.type)) {
+        // A code of digits alone ("234567") would be stored as a number there.
+        throw new InviteCodeError(
+          "schema",
+          `column ${COLUMN} of "${TABLE}" is ${column.type}, not text: invite codes are text ` +
+            `(varchar(8) in the invite system's migration); change the column's type`,
+        );
+      }
       const indexes = handle.prepare(
         `SELECT il."unique" AS is_unique,
            (SELECT count(*) FROM pragma_index_info(il.name)) AS columns,
@@ -131,17 +142,24 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
     dialect: "sqlite",
 
     schema(): Promise<Schema> {
-      return promised(() => {
-        const found = facts();
-        const reason = absence(found.facts, target.path);
-        if (reason !== null) return { facts: found.facts, absence: reason };
-        return {
-          facts: found.facts,
-          absence: null,
-          table: userTable(found.handle!, found.facts, found.binaryIndex!, found.withoutRowid!),
-          counts: countsOf(found.handle!, found.binaryIndex!),
-        };
-      });
+      return explained(target.path, () =>
+        promised(() => {
+          const found = facts();
+          const reason = absence(found.facts, target.path);
+          if (reason !== null) return { facts: found.facts, absence: reason };
+          return {
+            facts: found.facts,
+            absence: null,
+            table: userTable(
+              found.handle!,
+              found.facts,
+              found.binaryIndex!,
+              found.withoutRowid!,
+              target.path,
+            ),
+            counts: countsOf(found.handle!, found.binaryIndex!),
+          };
+        }));
     },
 
     close(): Promise<void> {
@@ -175,17 +193,18 @@ function userTable(
   facts: SchemaFacts,
   binaryIndex: boolean,
   withoutRowid: boolean,
+  path: string,
 ): UserTable {
-  return {
+  const table: UserTable = {
     duplicates: () =>
       promised(() => {
-        if (facts.unique) return 0;
+        if (facts.unique) return { users: 0, codes: 0 };
         const row = db.prepare(
-          `SELECT coalesce(sum(n - 1), 0) AS duplicates FROM (
+          `SELECT coalesce(sum(n), 0) AS users, count(*) AS codes FROM (
              SELECT count(*) AS n FROM ${TBL} WHERE NOT ${MISSING}
              GROUP BY ${COL} HAVING count(*) > 1)`,
-        ).get() as { duplicates: number };
-        return row.duplicates;
+        ).get() as { users: number; codes: number };
+        return { users: row.users, codes: row.codes };
       }),
 
     async transaction<T>(work: (tx: RepairTransaction) => Promise<T>): Promise<T> {
@@ -236,6 +255,124 @@ function userTable(
     // A file has no standbys, and its writers wait on the busy timeout.
     pressure: () => Promise.resolve({ replicationLagSeconds: 0, activeSessions: 0 }),
   };
+  return {
+    ...table,
+    transaction: (work) => explained(path, () => table.transaction(work)),
+    analyze: () => explained(path, () => table.analyze()),
+  };
+}
+
+/**
+ * Run `work`; SQLite's errors about the file itself come out naming it, and
+ * saying which it is: not a database, or a file or folder this user may not write.
+ */
+async function explained<T>(path: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw explainFileError(error, path);
+  }
+}
+
+function explainFileError(error: unknown, path: string): unknown {
+  const cause = error instanceof InviteCodeError ? error.cause : error;
+  const code = ((cause as { errcode?: number })?.errcode ?? 0) & 0xff;
+  const message = String((cause as { message?: string })?.message ?? cause);
+  if (code === 26) {
+    return new InviteCodeError(
+      "config",
+      `${path} is not a SQLite database, or is encrypted (${message})`,
+      { cause },
+    );
+  }
+  if (code === 8) {
+    // SQLite says "readonly database" also when it may not create its journal beside the file.
+    const folder = dirname(path);
+    const denied = !writableFile(path)
+      ? `${path} is not writable by this user`
+      : !writableFolder(folder)
+      ? `the folder ${folder} is not writable by this user, and SQLite writes its journal there`
+      : null;
+    if (denied) return new InviteCodeError("permission", `${denied} (${message})`, { cause });
+  }
+  if (code === 14) {
+    return new InviteCodeError("connect", `cannot open ${path}: ${message}`, { cause });
+  }
+  return error;
+}
+
+// Tried, not computed from mode bits: access() needs --allow-sys on Deno,
+// and only the kernel knows about ACLs and read-only mounts.
+function writableFile(path: string): boolean {
+  try {
+    closeSync(openSync(path, "r+"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a file can be made in `folder`, as SQLite makes its journal: one is made and removed. */
+function writableFolder(folder: string): boolean {
+  const probe = join(folder, `.invite-code-repair-${process.pid}.tmp`);
+  try {
+    closeSync(openSync(probe, "wx"));
+  } catch {
+    return false;
+  }
+  unlinkSync(probe);
+  return true;
+}
+
+/**
+ * Whether the target is a file SQLite may open (true), or not there yet
+ * (false: Open WebUI creates it on its first start). Throws, naming the path,
+ * where no database the operator could mean can be: a folder that does not
+ * exist, a path that is a directory, a FIFO or a device, or the SQLite
+ * fallback of server settings given in part.
+ */
+function isUsableFile(target: SqliteTarget): boolean {
+  const path = target.path;
+  const found = statSync(path, { throwIfNoEntry: false });
+  if (found?.isFile()) return true;
+  if (found?.isDirectory()) {
+    throw new InviteCodeError("config", `${path} is a directory, not a SQLite database file`);
+  }
+  if (found) {
+    throw new InviteCodeError(
+      "config",
+      `${path} is not a regular file (a FIFO, socket or device), so not a SQLite database`,
+    );
+  }
+  // Only existence counts here; a path SQLite cannot read is its own error later.
+  const folder = dirname(path);
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InviteCodeError(
+      "config",
+      `the folder of the SQLite database ${path} does not exist, so this is no database the ` +
+        `app uses: check DATABASE_URL (or DATA_DIR)`,
+    );
+  }
+  if (target.unmetServerSettings) {
+    throw new InviteCodeError(
+      "config",
+      `${target.unmetServerSettings}, here ${path}, which does not exist: set the missing ` +
+        `variables, or DATABASE_URL`,
+    );
+  }
+  return false;
+}
+
+/**
+ * Whether a column of this declared type keeps text as text: SQLite's
+ * affinity rules, in their order (INT first; then CHAR, CLOB, TEXT; then
+ * BLOB or no type, which keeps values as given).
+ */
+function holdsText(declared: string): boolean {
+  const type = declared.toUpperCase();
+  if (type.includes("INT")) return false;
+  if (/CHAR|CLOB|TEXT/.test(type)) return true;
+  return type === "" || type.includes("BLOB");
 }
 
 /** Run synchronous SQLite work, translating its errors. */
@@ -317,6 +454,36 @@ function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
   const update = prepareWalk(db, (op) =>
     `UPDATE OR IGNORE ${TBL} SET ${COL} = ${CANDIDATE}()
      WHERE rowid ${op} ? AND rowid <= ? AND ${MISSING}`);
+  const first = prepareWalk(
+    db,
+    (op) =>
+      `SELECT rowid AS k FROM ${TBL} WHERE rowid ${op} ? AND ${MISSING} ORDER BY rowid LIMIT 1`,
+  );
+  const single = db.prepare(`UPDATE ${TBL} SET ${COL} = ? WHERE rowid = ? AND ${MISSING}`);
+  /**
+   * OR IGNORE passes over a CHECK or NOT NULL failure as it does over a
+   * code some row holds: when a chunk gave nobody a code, one row without it
+   * says which, so a constraint is named rather than taken for crowded codes.
+   */
+  const whyNone = (op: ">=" | ">", from: Cursor, offered: Candidates): number => {
+    const row = first[op].get(from) as { k: number } | undefined;
+    if (!row) return 0;
+    db.exec("SAVEPOINT invite_code_single");
+    try {
+      const changed = Number(single.run(offered.draw(1)[0], row.k).changes);
+      db.exec("RELEASE invite_code_single");
+      return changed;
+    } catch (error) {
+      db.exec("ROLLBACK TO invite_code_single; RELEASE invite_code_single");
+      const message = String((error as Error)?.message ?? error);
+      if (/UNIQUE constraint failed/.test(message)) return 0;
+      throw new InviteCodeError(
+        "schema",
+        `the database refuses the codes the repair gives: ${message}`,
+        { cause: error },
+      );
+    }
+  };
   return (cursor, limit, offered) => {
     const { op, from } = after(cursor);
     const { last, found } = range[op].get(from, limit) as { last: number | null; found: number };
@@ -324,7 +491,8 @@ function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
     candidates = offered;
     used = 0;
     try {
-      const assigned = Number(update[op].run(from, last).changes);
+      let assigned = Number(update[op].run(from, last).changes);
+      if (assigned === 0) assigned = whyNone(op, from, offered);
       // A refused code shows as a row left unassigned.
       return { assigned, targets: found, drawn: used, rejected: used - assigned, cursor: last };
     } finally {

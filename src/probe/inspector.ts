@@ -80,7 +80,11 @@ export function createInspector(options: InspectorOptions): Inspector {
     } catch (error) {
       return failedInspection(describeFailure(error, target.secrets));
     }
-    const result = await inspect(db, { secrets: target.secrets, timeoutMs });
+    const result = await inspect(db, {
+      secrets: target.secrets,
+      timeoutMs,
+      timeoutSetting: "HEALTH_TIMEOUT_MS",
+    });
     // Start afresh after an error: the connection may be dead or abandoned.
     // A SQLite file is reopened every time, so a replaced file is seen.
     if (result.status === "error" || target.dialect === "sqlite") {

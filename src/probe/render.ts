@@ -160,7 +160,7 @@ export function prometheusBody(result: Inspection, stats: ProbeStats): string {
     `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value ?? "NaN"}\n`;
   return [
     sample("invite_codes_missing", "Users without an invite code.", result.missing),
-    sample("invite_codes_users_total", "Users in the table.", result.total),
+    sample("invite_codes_users", "Users in the table.", result.total),
     sample(
       "invite_codes_duplicates",
       "Users holding a code another user also holds.",
