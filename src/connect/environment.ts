@@ -13,7 +13,8 @@ export type Env = Record<string, string | undefined>;
 /**
  * The database URL Open WebUI would use: `DATABASE_URL`, else one composed
  * from `DATABASE_TYPE`, `_USER`, `_PASSWORD`, `_HOST`, `_PORT`, `_NAME`, else
- * `sqlite:///${DATA_DIR}/webui.db`.
+ * `sqlite+sqlcipher:///${DATA_DIR}/webui.db` with `DATABASE_TYPE=sqlite+sqlcipher`,
+ * else `sqlite:///${DATA_DIR}/webui.db`.
  *
  * @example
  * ```ts
@@ -34,8 +35,15 @@ export function resolveDatabaseUrl(env: Env = process.env): string {
     return `${DATABASE_TYPE}://${encodeURIComponent(DATABASE_USER)}${password}@` +
       `${host}:${DATABASE_PORT}/${DATABASE_NAME}`;
   }
+  // Open WebUI's env.py: the encrypted file sits where the plain one would.
+  if (DATABASE_TYPE === SQLCIPHER_SCHEME) {
+    return `${SQLCIPHER_SCHEME}:///${env.DATA_DIR || "./data"}/webui.db`;
+  }
   return `sqlite:///${env.DATA_DIR || "./data"}/webui.db`;
 }
+
+/** Open WebUI's scheme (and `DATABASE_TYPE`) for a SQLCipher-encrypted SQLite file. */
+export const SQLCIPHER_SCHEME = "sqlite+sqlcipher";
 
 /**
  * Secrets the environment holds, known before any URL is parsed.
