@@ -8,22 +8,24 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { after, describe, test } from "node:test";
 import { createUserTableSql, seedUsersSql, type Shape, SQLITE_SEED } from "../scripts/openwebui.ts";
 import { freePort } from "../scripts/net.ts";
 import { resolveDatabaseUrl } from "../src/connect/environment.ts";
 import { resolveTarget } from "../src/connect/target.ts";
-import { sqlcipherOpener } from "../src/db/sqlcipher.ts";
+import { CIPHER_LIBRARY, sqlcipherOpener } from "../src/db/sqlcipher.ts";
 import { InviteCodeError } from "../src/errors.ts";
 import { LOG } from "../src/messages.ts";
 import { CIPHER_PERMISSION, DENO_PERMISSIONS, denoPermissionsFor } from "../src/runtime.ts";
@@ -244,6 +246,48 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
     assert.deepEqual(oracle(file, `SELECT count(*) FROM "user" WHERE invite_code IS NULL;`), [
       "10",
     ]);
+  });
+
+  // Under Node too: the project's Deno is on the PATH the tests run with.
+  test("Deno without --allow-ffi: one line naming it, fail open, untouched", async () => {
+    const { dataDir, file } = encryptedDataDir({ users: 5, missing: 5 });
+    const before = readFileSync(file);
+    const env = cipherEnv(dataDir);
+    const deno = isDeno ? process.execPath : "deno";
+    const ran = await run(deno, ["run", ...DENO_PERMISSIONS, "--no-prompt", MOD], {
+      env,
+    });
+    assert.equal(ran.code, 0);
+    const said = lines(ran.stdout + ran.stderr);
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0], /^WARNING: Failed to auto-fix invite codes: .*--allow-ffi/);
+    assert.deepEqual(readFileSync(file), before);
+  });
+
+  test("installed without the optional library: a plain file repairs, an encrypted one is one line", async () => {
+    // The tool as `npm ci --omit=optional` leaves it: its files, and only the regular dependencies.
+    const app = mkdtempSync(join(tmpdir(), "invite-code-no-cipher-"));
+    dirs.push(app);
+    for (const entry of ["mod.ts", "health.ts", "src", "package.json", "deno.json"]) {
+      cpSync(join(ROOT, entry), join(app, entry), { recursive: true });
+    }
+    for (const dependency of ["postgres", "hono", "@hono"]) {
+      mkdirSync(dirname(join(app, "node_modules", dependency)), { recursive: true });
+      symlinkSync(join(ROOT, "node_modules", dependency), join(app, "node_modules", dependency));
+    }
+    const { dataDir, file } = encryptedDataDir({ users: 5, missing: 5 });
+    const before = readFileSync(file);
+    const [cmd, argv] = command(join(app, "mod.ts"), cipherEnv(dataDir));
+    const ran = await run(cmd, argv, { env: cipherEnv(dataDir), cwd: app });
+    assert.equal(ran.code, 0);
+    assert.deepEqual(lines(ran.stdout + ran.stderr), [
+      LOG.failed(LOG.cipherLibraryMissing(CIPHER_LIBRARY)),
+    ]);
+    assert.deepEqual(readFileSync(file), before);
+    const plain = plainDataDir({ users: 5, missing: 5 });
+    const [plainCmd, plainArgv] = command(join(app, "mod.ts"), { DATA_DIR: plain });
+    const repaired = await run(plainCmd, plainArgv, { env: { DATA_DIR: plain }, cwd: app });
+    assert.deepEqual(lines(repaired.stdout), [LOG.found(5), LOG.success(5)], repaired.stderr);
   });
 
   test("the passphrase is a secret of the target, never in what it shows", () => {
