@@ -26,6 +26,17 @@ here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 warning="WARNING: Failed to auto-fix invite codes:"
 # The Deno permissions (src/runtime.ts DENO_PERMISSIONS); test/start_test.ts checks they match.
 deno_permissions="--allow-env --allow-net --allow-read --allow-write"
+# An encrypted SQLite file (Open WebUI's sqlite+sqlcipher) is opened by a
+# native library, which Deno loads only with --allow-ffi: given only then
+# (src/runtime.ts CIPHER_PERMISSION, denoPermissionsFor), as Open WebUI picks
+# the database: a set DATABASE_URL wins, else DATABASE_TYPE.
+cipher_permission="--allow-ffi"
+case "${DATABASE_URL:-}" in
+  sqlite+sqlcipher://*) deno_permissions="$deno_permissions $cipher_permission" ;;
+  "") if [ "${DATABASE_TYPE:-}" = "sqlite+sqlcipher" ]; then
+    deno_permissions="$deno_permissions $cipher_permission"
+  fi ;;
+esac
 
 # version_at_least VERSION MAJOR MINOR: whether VERSION (1.2.3, v1.2.3) >= MAJOR.MINOR.
 version_at_least() {

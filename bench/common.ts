@@ -112,10 +112,35 @@ export async function measuredRepair(
   return { ms, peakMiB: report.peakMiB as number, generated: report.generated as number };
 }
 
+/** The encrypted files' passphrase. */
+export const BENCH_PASSPHRASE = "bench passphrase";
+
+let builtShell: string | undefined;
+/** The SQLCipher 4 shell scripts/sqlcipher.sh builds from source (once; cached). */
+export function sqlcipherShell(): string {
+  if (!builtShell) {
+    const built = spawnSync("bash", [join(ROOT, "scripts", "sqlcipher.sh")], { encoding: "utf8" });
+    if (built.status !== 0) throw new Error(`scripts/sqlcipher.sh failed: ${built.stderr}`);
+    builtShell = built.stdout.trim();
+  }
+  return builtShell;
+}
+
 /** Every user has a code and no code is held twice, or throw. */
 export async function verify(databaseUrl: string): Promise<void> {
   let row: { total: number; distinct_codes: number; missing: number };
-  if (databaseUrl.startsWith("sqlite:")) {
+  if (databaseUrl.startsWith("sqlite+sqlcipher:")) {
+    // Judged by the SQLCipher shell, not the library the repair used.
+    const ran = spawnSync(sqlcipherShell(), [databaseUrl.slice("sqlite+sqlcipher://".length)], {
+      input: `PRAGMA key = '${BENCH_PASSPHRASE}';
+        SELECT count(*), count(DISTINCT invite_code),
+          coalesce(sum(invite_code IS NULL OR trim(invite_code) = ''), 0) FROM "user";`,
+      encoding: "utf8",
+    });
+    const [total, distinct, missing] = (ran.stdout.trim().split("\n").at(-1) ?? "").split("|")
+      .map(Number);
+    row = { total, distinct_codes: distinct, missing };
+  } else if (databaseUrl.startsWith("sqlite:")) {
     const db = new DatabaseSync(databaseUrl.slice("sqlite://".length));
     row = db.prepare(
       `SELECT count(*) AS total, count(DISTINCT invite_code) AS distinct_codes,

@@ -12,13 +12,13 @@
  * BENCH_POSTGRES_BIN  a PostgreSQL bin folder to start instead of the embedded
  *                     one (e.g. /usr/lib/postgresql/15/bin, Debian's 15)
  * BENCH_BACKFILL_ROUNDS  rounds of the million-user floors and repairs, interleaved (default 1)
- * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite";
+ * BENCH_SECTIONS      which parts to run (default "backfill,start,unindexed,probe,sqlite,sqlcipher";
  *                     "scale" is opt-in: 1M and BENCH_SCALE_USERS side by side;
  *                     so is "heal": the self-healing probe on BENCH_SCALE_USERS)
  * BENCH_SCALE_USERS   users for the scale section's second size (default 10000000)
  *
  * One file a section (`backfill.ts`, `start.ts`, `unindexed.ts`, `probe.ts`,
- * `sqlite.ts`, `scale.ts`, `heal.ts`); the stopwatch and the verification are in `common.ts`, the
+ * `sqlite.ts`, `sqlcipher.ts`, `scale.ts`, `heal.ts`); the stopwatch and the verification are in `common.ts`, the
  * PostgreSQL server and its templates and floors in `server.ts`.
  *
  * Every time is of a whole process, launch to exit, as a container start
@@ -35,12 +35,13 @@ import { heal } from "./heal.ts";
 import { probe } from "./probe.ts";
 import { scale } from "./scale.ts";
 import { type BenchServer, benchServer } from "./server.ts";
+import { sqlcipher } from "./sqlcipher.ts";
 import { sqlite } from "./sqlite.ts";
 import { start } from "./start.ts";
 import { unindexed } from "./unindexed.ts";
 
 const SECTIONS = new Set(
-  (env.BENCH_SECTIONS ?? "backfill,start,unindexed,probe,sqlite").split(","),
+  (env.BENCH_SECTIONS ?? "backfill,start,unindexed,probe,sqlite,sqlcipher").split(","),
 );
 const ON_POSTGRES: Record<string, (server: BenchServer) => Promise<Row[]>> = {
   backfill,
@@ -62,6 +63,7 @@ if (postgresSections.length > 0) {
   }
 }
 if (SECTIONS.has("sqlite")) rows.push(...await sqlite());
+if (SECTIONS.has("sqlcipher")) rows.push(...await sqlcipher());
 
 // ---------------------------------------------------------------------------
 

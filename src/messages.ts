@@ -91,6 +91,15 @@ export const LOG = {
     `so nothing was changed: give it the time (--timeout ${Math.ceil(needSeconds * 1.5)}), ` +
     `commit in batches (INVITE_CODE_FLAGS="--batch-size 100000"), or let the self-healing ` +
     `probe (REPAIR_INTERVAL) finish it`,
+  /** The reason when a `sqlite+sqlcipher://` URL has no passphrase (Open WebUI raises too). */
+  cipherNeedsPassword: "DATABASE_PASSWORD is required when using sqlite+sqlcipher:// URLs",
+  /** The reason when SQLCipher refuses the passphrase: the file is never named with it. */
+  cipherRejected:
+    "cannot open the encrypted database: wrong DATABASE_PASSWORD or not a SQLCipher database",
+  /** The reason when the optional SQLCipher library was left out of the install. */
+  cipherLibraryMissing: (library: string) =>
+    `an encrypted database (sqlite+sqlcipher) needs the optional package ${library}, which is ` +
+    `not installed: install without --omit=optional`,
   /** The reason when Deno was started without --allow-env. */
   needsEnvPermission: (command: string) =>
     `Deno needs permission to read the environment: run ${command}`,

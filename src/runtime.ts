@@ -10,6 +10,7 @@ import process from "node:process";
 import { realpathSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { SQLCIPHER_SCHEME } from "./connect/environment.ts";
 import { LOG } from "./messages.ts";
 
 /** The runtime running this process. */
@@ -33,6 +34,30 @@ export const DENO_PERMISSIONS = [
   "--allow-read",
   "--allow-write",
 ] as const;
+
+/**
+ * The one more Deno permission an encrypted SQLite file needs: its library
+ * is native code. Given only for such a file (start.sh does the same).
+ */
+export const CIPHER_PERMISSION = "--allow-ffi";
+
+/**
+ * The Deno permissions for the database `env` names: `DENO_PERMISSIONS`,
+ * and `CIPHER_PERMISSION` for Open WebUI's `sqlite+sqlcipher` (a set
+ * `DATABASE_URL` wins, else `DATABASE_TYPE`).
+ *
+ * @example
+ * ```ts
+ * denoPermissionsFor({ DATABASE_TYPE: "sqlite+sqlcipher" }).at(-1); // "--allow-ffi"
+ * ```
+ * @param env The environment the repair or the probe will read.
+ */
+export function denoPermissionsFor(env: Record<string, string | undefined>): string[] {
+  const encrypted = env.DATABASE_URL
+    ? env.DATABASE_URL.startsWith(`${SQLCIPHER_SCHEME}://`)
+    : env.DATABASE_TYPE === SQLCIPHER_SCHEME;
+  return encrypted ? [...DENO_PERMISSIONS, CIPHER_PERMISSION] : [...DENO_PERMISSIONS];
+}
 
 /**
  * Whether the module with this `import.meta` is the program's entry point:

@@ -118,7 +118,7 @@ test("an unsupported URL: WARNING naming what is supported, exit 0; --strict 1; 
   assert.equal(plain.code, 0);
   assert.deepEqual(lines(plain.stdout), [
     LOG.failed(
-      'unsupported database URL scheme "mysql://" (supported: postgres://, postgresql:// (also postgresql+psycopg2://, postgresql+psycopg://, postgresql+asyncpg://) and sqlite:///path)',
+      'unsupported database URL scheme "mysql://" (supported: postgres://, postgresql:// (also postgresql+psycopg2://, postgresql+psycopg://, postgresql+asyncpg://), sqlite:///path and sqlite+sqlcipher:///path)',
     ),
   ]);
   assert.equal((await cli(["--strict"], env)).code, 1);

@@ -69,6 +69,7 @@ test("the embedded default lives under DATA_DIR, shown as an absolute path", () 
   assert.deepEqual(parseDatabaseUrl(url, {}), {
     dialect: "sqlite",
     path: "/app/backend/data/webui.db",
+    cipher: null,
     display: "sqlite:////app/backend/data/webui.db",
     secrets: [],
   });
@@ -415,7 +416,6 @@ test("anything else gets one clear error naming what is supported", () => {
   for (
     const url of [
       "mysql://u:hunter22@h/db",
-      "sqlite+sqlcipher:///x.db",
       "garbage",
       "",
       "sqlite://",

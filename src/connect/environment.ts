@@ -13,7 +13,8 @@ export type Env = Record<string, string | undefined>;
 /**
  * The database URL Open WebUI would use: `DATABASE_URL`, else one composed
  * from `DATABASE_TYPE`, `_USER`, `_PASSWORD`, `_HOST`, `_PORT`, `_NAME`, else
- * `sqlite:///${DATA_DIR}/webui.db`.
+ * `sqlite+sqlcipher:///${DATA_DIR}/webui.db` with `DATABASE_TYPE=sqlite+sqlcipher`,
+ * else `sqlite:///${DATA_DIR}/webui.db`.
  *
  * @example
  * ```ts
@@ -33,6 +34,10 @@ export function resolveDatabaseUrl(env: Env = process.env): string {
       : DATABASE_HOST;
     return `${DATABASE_TYPE}://${encodeURIComponent(DATABASE_USER)}${password}@` +
       `${host}:${DATABASE_PORT}/${DATABASE_NAME}`;
+  }
+  // Open WebUI's env.py: the encrypted file sits where the plain one would.
+  if (DATABASE_TYPE === SQLCIPHER_SCHEME) {
+    return `${SQLCIPHER_SCHEME}:///${env.DATA_DIR || "./data"}/webui.db`;
   }
   return `sqlite:///${env.DATA_DIR || "./data"}/webui.db`;
 }
@@ -58,7 +63,8 @@ const SERVER_PARTS = [
  * @param env The environment.
  */
 export function unmetServerSettings(env: Env): string | null {
-  if (env.DATABASE_URL) return null;
+  // DATABASE_TYPE=sqlite+sqlcipher alone names the encrypted default file.
+  if (env.DATABASE_URL || env.DATABASE_TYPE === SQLCIPHER_SCHEME) return null;
   const unset = SERVER_PARTS.filter((name) => !env[name]);
   if (unset.length === 0 || unset.length === SERVER_PARTS.length) return null;
   const set = SERVER_PARTS.filter((name) => env[name]);
@@ -66,6 +72,8 @@ export function unmetServerSettings(env: Env): string | null {
     `${unset.length === 1 ? "is" : "are"} not: Open WebUI composes a database URL only from all ` +
     `five (${SERVER_PARTS.join(", ")}), and otherwise uses SQLite`;
 }
+/** Open WebUI's scheme (and `DATABASE_TYPE`) for a SQLCipher-encrypted SQLite file. */
+export const SQLCIPHER_SCHEME = "sqlite+sqlcipher";
 
 /**
  * Secrets the environment holds, known before any URL is parsed.

@@ -11,7 +11,7 @@ import { InviteCodeError } from "../errors.ts";
 /** What the error for an unusable URL names as supported. */
 export const SUPPORTED =
   "supported: postgres://, postgresql:// (also postgresql+psycopg2://, postgresql+psycopg://, " +
-  "postgresql+asyncpg://) and sqlite:///path";
+  "postgresql+asyncpg://), sqlite:///path and sqlite+sqlcipher:///path";
 
 /** A URL as SQLAlchemy's `make_url` splits it. */
 export interface SqlalchemyUrl {

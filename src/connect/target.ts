@@ -11,8 +11,15 @@
 import { resolve } from "node:path";
 import process from "node:process";
 import { InviteCodeError } from "../errors.ts";
+import { LOG } from "../messages.ts";
 import { type PostgresTarget, postgresTarget } from "./conninfo.ts";
-import { type Env, envSecrets, resolveDatabaseUrl, unmetServerSettings } from "./environment.ts";
+import {
+  type Env,
+  envSecrets,
+  resolveDatabaseUrl,
+  SQLCIPHER_SCHEME,
+  unmetServerSettings,
+} from "./environment.ts";
 import { withPasswords } from "./passfile.ts";
 import { parseSqlalchemyUrl, SUPPORTED } from "./sqlalchemy.ts";
 
@@ -21,6 +28,11 @@ export interface SqliteTarget {
   dialect: "sqlite";
   /** Absolute path of the file. */
   path: string;
+  /**
+   * Open WebUI's `sqlite+sqlcipher://`: the file is SQLCipher 4, opened with
+   * `DATABASE_PASSWORD` as its passphrase; null for a plain file.
+   */
+  cipher: { passphrase: string } | null;
   /** Safe to print. */
   display: string;
   /** Secrets that must never reach any output. */
@@ -66,6 +78,7 @@ export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseT
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]{0,40}):\/\//.exec(url)?.[1];
   if (!scheme) throw new InviteCodeError("config", `database URL is not a URL (${SUPPORTED})`);
   if (scheme === "sqlite") return sqliteTarget(url);
+  if (scheme === SQLCIPHER_SCHEME) return sqlcipherTarget(url, env);
   if (scheme === "postgres" || scheme === "postgresql" || /^postgresql\+\w+$/.test(scheme)) {
     return withPasswords(postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env)), env);
   }
@@ -98,9 +111,46 @@ function sqliteTarget(url: string): DatabaseTarget {
       "sqlite URL needs a file path: sqlite:///relative/path or sqlite:////absolute/path",
     );
   }
+  return fileTarget("sqlite", path, null);
+}
+
+/**
+ * Open WebUI 0.6-0.8 (backend/open_webui/internal/db.py): with a
+ * `sqlite+sqlcipher://` URL, an empty or blank `DATABASE_PASSWORD` raises;
+ * every `sqlite+sqlcipher://` is removed (Python's str.replace) and then one
+ * leading "/", so three slashes give a relative path and four an absolute
+ * one. The rest is the file name as it stands: sqlcipher3.connect takes no
+ * URI, so a "?" is part of the name. The password is never stripped.
+ */
+function sqlcipherTarget(url: string, env: Env): DatabaseTarget {
+  const passphrase = env.DATABASE_PASSWORD ?? "";
+  if (passphrase.trim() === "") throw new InviteCodeError("config", LOG.cipherNeedsPassword);
+  let path = url.replaceAll(`${SQLCIPHER_SCHEME}://`, "");
+  if (path.startsWith("/")) path = path.slice(1);
+  if (!path) {
+    throw new InviteCodeError(
+      "config",
+      `${SQLCIPHER_SCHEME} URL needs a file path: ${SQLCIPHER_SCHEME}:///relative/path ` +
+        `or ${SQLCIPHER_SCHEME}:////absolute/path`,
+    );
+  }
+  return fileTarget(SQLCIPHER_SCHEME, path, { passphrase });
+}
+
+function fileTarget(
+  scheme: string,
+  path: string,
+  cipher: { passphrase: string } | null,
+): DatabaseTarget {
   if (path.includes("\0")) throw new InviteCodeError("config", "sqlite path contains a NUL byte");
   // SQLAlchemy hands the path to sqlite3 relative to the working directory;
   // an absolute path in every message shows where the tool looked.
   const absolute = resolve(path);
-  return { dialect: "sqlite", path: absolute, display: `sqlite:///${absolute}`, secrets: [] };
+  return {
+    dialect: "sqlite",
+    path: absolute,
+    cipher,
+    display: `${scheme}:///${absolute}`,
+    secrets: cipher ? [cipher.passphrase] : [],
+  };
 }

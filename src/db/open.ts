@@ -30,5 +30,10 @@ export async function openDatabase(
     return openPostgres(target, options, env);
   }
   const { openSqlite } = await import("./sqlite.ts");
+  if (target.cipher) {
+    // Only an encrypted file loads the SQLCipher library.
+    const { sqlcipherOpener } = await import("./sqlcipher.ts");
+    return openSqlite(target, options, await sqlcipherOpener(target.cipher.passphrase));
+  }
   return openSqlite(target, options);
 }

@@ -1,14 +1,14 @@
 /**
- * SQLite dialect, on the `node:sqlite` module built into Node and Deno. The
- * write lock is an immediate transaction with a busy timeout; each chunk is
- * a few set-based statements, so the work stays in C.
+ * SQLite dialect, on the `node:sqlite` module built into Node and Deno, or
+ * for an encrypted file on the connection `sqlcipher.ts` opens: only the
+ * opening differs. The write lock is an immediate transaction with a busy
+ * timeout; each chunk is a few set-based statements, so the work stays in C.
  *
  * @module
  */
 import { closeSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import type { DatabaseSync } from "node:sqlite";
 import {
   absence,
   type AssignResult,
@@ -33,6 +33,45 @@ import { definesSqlFunctions, importSqlite } from "../runtime.ts";
 
 const DatabaseSyncClass = await importSqlite();
 
+/** A value bound to a statement. */
+export type SqliteValue = string | number | bigint | null;
+
+/** What the dialect uses of a prepared statement. */
+export interface SqliteStatement {
+  get(...params: SqliteValue[]): unknown;
+  all(...params: SqliteValue[]): unknown[];
+  run(...params: SqliteValue[]): { changes: number | bigint };
+}
+
+/**
+ * What the dialect uses of a connection: `node:sqlite`'s `DatabaseSync` as
+ * it is, or the SQLCipher library's adapted to it.
+ */
+export interface SqliteConnection {
+  exec(sql: string): unknown;
+  prepare(sql: string): SqliteStatement;
+  /** Absent on Denos whose `node:sqlite` cannot define SQL functions. */
+  function?(
+    name: string,
+    options: { deterministic: boolean; directOnly: boolean },
+    fn: () => string,
+  ): unknown;
+  close(): unknown;
+  readonly isOpen: boolean;
+  readonly isTransaction: boolean;
+}
+
+/** Opens an existing file: the one step an encrypted database does differently. */
+export type SqliteOpener = (
+  path: string,
+  options: { readOnly: boolean; busyTimeoutMs: number },
+) => SqliteConnection;
+
+/** A plain file, on `node:sqlite`. */
+const openPlain: SqliteOpener = (path, { readOnly }) =>
+  // The path is absolute, so SQLite never reads it as a "file:" URI.
+  new DatabaseSyncClass(path, { readOnly });
+
 /** Page cache of the repair's connection, in KiB. */
 const REPAIR_CACHE_KIB = 32768;
 const TBL = `"${TABLE}"`;
@@ -53,16 +92,26 @@ const MISSING = `(${COL} IS NULL OR (coalesce(unicode(${COL}), 0) IN (0, ${
  * ```
  * @param target The resolved target (an absolute path).
  * @param options Deadline and read-only mode.
+ * @param open How the file is opened: `node:sqlite` unless it is encrypted.
  */
-export function openSqlite(target: SqliteTarget, options: OpenOptions): Database {
-  let db: DatabaseSync | undefined;
+export function openSqlite(
+  target: SqliteTarget,
+  options: OpenOptions,
+  open: SqliteOpener = openPlain,
+): Database {
+  let db: SqliteConnection | undefined;
 
   /** The open handle; undefined while the file does not exist. */
-  function connection(): DatabaseSync | undefined {
+  function connection(): SqliteConnection | undefined {
     if (!db) {
       if (!isUsableFile(target)) return undefined;
       // The path is absolute, so SQLite never reads it as a "file:" URI.
-      db = run(() => new DatabaseSyncClass(target.path, { readOnly: options.readOnly ?? false }));
+      db = run(() =>
+        open(target.path, {
+          readOnly: options.readOnly ?? false,
+          busyTimeoutMs: remainingMs(options.deadline),
+        })
+      );
     }
     db?.exec(`PRAGMA busy_timeout = ${remainingMs(options.deadline)}`);
     return db;
@@ -74,7 +123,7 @@ export function openSqlite(target: SqliteTarget, options: OpenOptions): Database
    */
   function facts(): {
     facts: SchemaFacts;
-    handle?: DatabaseSync;
+    handle?: SqliteConnection;
     binaryIndex?: boolean;
     withoutRowid?: boolean;
   } {
@@ -182,14 +231,14 @@ const COUNTS_BY_INDEX = `SELECT (SELECT count(*) FROM ${TBL}) AS total,
   + (SELECT count(*) FROM ${TBL} WHERE ${COL} COLLATE BINARY >= CAST(X'80' AS TEXT) AND ${MISSING})
   AS missing`;
 
-function countsOf(db: DatabaseSync, binaryIndex: boolean): Counts {
+function countsOf(db: SqliteConnection, binaryIndex: boolean): Counts {
   return run(() =>
     db.prepare(binaryIndex ? COUNTS_BY_INDEX : COUNTS_BY_SCAN).get() as unknown as Counts
   );
 }
 
 function userTable(
-  db: DatabaseSync,
+  db: SqliteConnection,
   facts: SchemaFacts,
   binaryIndex: boolean,
   withoutRowid: boolean,
@@ -404,7 +453,7 @@ type Assigner = (cursor: Cursor | null, limit: number, candidates: Candidates) =
 const FIRST_ROWID = -9223372036854775808n;
 
 /** A walk's statement prepared for both comparisons `after()` may ask for. */
-function prepareWalk(db: DatabaseSync, sql: (op: string) => string) {
+function prepareWalk(db: SqliteConnection, sql: (op: string) => string) {
   return { ">=": db.prepare(sql(">=")), ">": db.prepare(sql(">")) };
 }
 
@@ -418,7 +467,7 @@ const CANDIDATE = "invite_code_candidate";
 const CANDIDATE_BATCH = 1024;
 
 /** The chunk assigner for one repair transaction. */
-function prepareAssign(db: DatabaseSync, facts: SchemaFacts): Assigner {
+function prepareAssign(db: SqliteConnection, facts: SchemaFacts): Assigner {
   return facts.unique && definesSqlFunctions(db)
     ? assignUnderUniqueIndex(db)
     : assignWithLookups(db, facts.indexed);
@@ -433,13 +482,13 @@ function prepareAssign(db: DatabaseSync, facts: SchemaFacts): Assigner {
  * a JSON text, and no chunk's worth of codes lives long enough in the JS
  * heap to be kept (bench/README.md).
  */
-function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
+function assignUnderUniqueIndex(db: SqliteConnection): Assigner {
   let candidates: Candidates | undefined;
   let batch: string[] = [];
   let next = 0;
   let used = 0;
   // directOnly: no trigger or view in the file can call it.
-  db.function(CANDIDATE, { deterministic: false, directOnly: true }, () => {
+  db.function!(CANDIDATE, { deterministic: false, directOnly: true }, () => {
     if (!candidates) throw new Error(`${CANDIDATE}() is only for the repair's own UPDATE`);
     if (next === batch.length) {
       batch = candidates.draw(CANDIDATE_BATCH);
@@ -511,7 +560,7 @@ function assignUnderUniqueIndex(db: DatabaseSync): Assigner {
  * lookup per code would scan the table, so the codes in use are copied once
  * into an indexed temporary table and kept current as codes are handed out.
  */
-function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
+function assignWithLookups(db: SqliteConnection, indexed: boolean): Assigner {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS invite_targets (n INTEGER PRIMARY KEY, k INTEGER)`);
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS invite_free (n INTEGER PRIMARY KEY, code TEXT)`);
   let inUse = `SELECT 1 FROM ${TBL} x WHERE x.${COL} = c.value`;
@@ -565,12 +614,24 @@ function assignWithLookups(db: DatabaseSync, indexed: boolean): Assigner {
   };
 }
 
-/** Map a node:sqlite error to an `InviteCodeError` with one line. */
+/**
+ * Primary result codes by name: the SQLCipher library names them
+ * ("SQLITE_BUSY_SNAPSHOT") where `node:sqlite` gives the number.
+ */
+const RESULT_CODES: Record<string, number> = {
+  SQLITE_BUSY: 5,
+  SQLITE_LOCKED: 6,
+  SQLITE_READONLY: 8,
+  SQLITE_CANTOPEN: 14,
+};
+
+/** Map a SQLite error (either driver's) to an `InviteCodeError` with one line. */
 function translateError(error: unknown): InviteCodeError {
   if (error instanceof InviteCodeError) return error;
-  const e = error as { message?: string; errcode?: number; errstr?: string };
+  const e = error as { message?: string; errcode?: number; code?: unknown };
   const message = String(e?.message ?? error);
-  const code = (e?.errcode ?? 0) & 0xff;
+  const named = typeof e?.code === "string" ? /^SQLITE_[A-Z]+/.exec(e.code)?.[0] : undefined;
+  const code = (e?.errcode ?? RESULT_CODES[named ?? ""] ?? 0) & 0xff;
   if (code === 5 || code === 6) {
     return new InviteCodeError("lock", `database is locked: ${message}`, { cause: error });
   }
