@@ -637,6 +637,13 @@ const MUTATIONS: Mutation[] = [
     tests: CONNECT,
   },
   {
+    name: "certificate.ts: only a dotted quad is an IPv4 address",
+    file: "src/connect/certificate.ts",
+    from: "if (parts.length > 4) return undefined;",
+    to: "if (parts.length !== 4) return undefined;",
+    tests: CONNECT,
+  },
+  {
     name: "certificate.ts: IPv4 address entries never match",
     file: "src/connect/certificate.ts",
     from: 'return { rc: matches ? 1 : 0, shown: bytes.join(".") };',

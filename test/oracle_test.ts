@@ -905,6 +905,10 @@ const CASES: Case[] = [
     keywords: (w) =>
       base(w, { host: "127.0.0.1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
   },
+  ...["127.1", "0x7f000001"].map((host): Case => ({
+    name: `verify-full, host=${host}: an address as inet_aton reads it, matched to 127.0.0.1`,
+    keywords: (w) => base(w, { host, sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  })),
   {
     name: "verify-full, hostaddr and no host: no name to check, refused",
     keywords: (w) => addressOnly(w, { sslmode: "verify-full", sslrootcert: w.certs.ca }),
@@ -954,6 +958,11 @@ const CASES: Case[] = [
     sni: true,
     env: () => ({ PGSSLSNI: "0" }),
     keywords: (w) => atSniPeer(w),
+  },
+  {
+    name: "SNI: host=127.1, all digits and dots, sends none",
+    sni: true,
+    keywords: (w) => atSniPeer(w, { host: "127.1" }),
   },
   {
     name: "SNI: an address as host sends none",
