@@ -595,13 +595,6 @@ const MUTATIONS: Mutation[] = [
     runtime: "deno",
   },
   {
-    name: "certificate.ts: issuers are looked for among the server's certificates only",
-    file: "src/connect/certificate.ts",
-    from: "const pool = [...presented.slice(1), ...roots];",
-    to: "const pool = [...presented.slice(1)];",
-    tests: CONNECT,
-  },
-  {
     name: "certificate.ts: a DNS entry does not hide the CN",
     file: "src/connect/certificate.ts",
     from: "if (name.kind === hostKind) checkCommonName = false;",
