@@ -3,7 +3,8 @@
  * a PostgreSQL look-alike that asks for a cleartext password and records it
  * (which password reached which host), and a TLS server that speaks no
  * PostgreSQL and negotiates no ALPN (what a direct-TLS client must refuse to
- * talk to). Neither is a database: every session ends with an error.
+ * talk to), and one that records the server name (SNI) a TLS client sends.
+ * None is a database: every session ends with an error.
  */
 import { Buffer } from "node:buffer";
 import { rmSync } from "node:fs";
@@ -153,4 +154,69 @@ export async function startTlsPeer(cert: Uint8Array, key: Uint8Array): Promise<T
     received,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A peer that records the server name (SNI) each TLS client sends. */
+export interface SniPeer {
+  port: number;
+  /** Per connection, the SNI of its ClientHello, or null when it sent none (or no ClientHello). */
+  servernames: (string | null)[];
+  close(): Promise<void>;
+}
+
+/**
+ * Start a peer on 127.0.0.1 that says "S" to an SSLRequest (or takes TLS
+ * straight away), reads the ClientHello, records its server name, and hangs
+ * up: no handshake ever completes, so every client fails, having shown
+ * whether it sent SNI.
+ */
+export async function startSniPeer(): Promise<SniPeer> {
+  const servernames: (string | null)[] = [];
+  const server = createServer((socket) => {
+    const index = servernames.push(null) - 1;
+    let buffer = Buffer.alloc(0);
+    socket.on("error", () => {});
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (buffer[0] !== 0x16) {
+        if (buffer.length < 8) return;
+        if (buffer.readInt32BE(4) !== SSL_REQUEST) return void socket.destroy();
+        buffer = buffer.subarray(8);
+        socket.write("S");
+        return;
+      }
+      // A TLS record: type, version, length; then the ClientHello.
+      if (buffer.length < 5 || buffer.length < 5 + buffer.readUInt16BE(3)) return;
+      servernames[index] = serverNameOf(buffer.subarray(5, 5 + buffer.readUInt16BE(3)));
+      socket.destroy();
+    });
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    servernames,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The host_name of a ClientHello's server_name extension (RFC 6066), or null. */
+function serverNameOf(hello: Buffer): string | null {
+  // type (1), length (3), version (2), random (32), session id, cipher suites, compression.
+  let at = 4 + 2 + 32;
+  at += 1 + hello[at];
+  at += 2 + hello.readUInt16BE(at);
+  at += 1 + hello[at];
+  const end = at + 2 + hello.readUInt16BE(at);
+  for (at += 2; at + 4 <= end;) {
+    const type = hello.readUInt16BE(at);
+    const length = hello.readUInt16BE(at + 2);
+    if (type === 0) {
+      // server_name_list length (2), name type (1), name length (2), name.
+      const nameLength = hello.readUInt16BE(at + 4 + 3);
+      return hello.subarray(at + 4 + 5, at + 4 + 5 + nameLength).toString("latin1");
+    }
+    at += 4 + length;
+  }
+  return null;
 }

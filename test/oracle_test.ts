@@ -35,7 +35,14 @@ import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { RUNTIME } from "../src/runtime.ts";
 import { freePort } from "../scripts/net.ts";
-import { type Peer, startPasswordPeer, startTlsPeer, type TlsPeer } from "../scripts/peer.ts";
+import {
+  type Peer,
+  type SniPeer,
+  startPasswordPeer,
+  startSniPeer,
+  startTlsPeer,
+  type TlsPeer,
+} from "../scripts/peer.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
 import { canMountHome, type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
@@ -56,9 +63,31 @@ interface World {
   silent: SilentListener;
   /** A folder of OpenSSL hashed links to the test CA, for SSL_CERT_DIR. */
   hashedCaDir: string;
+  /** Records the SNI of each ClientHello. */
+  sniPeer: SniPeer;
 }
 
-type ServerState = "good" | "otherName" | "dnsOnly" | "expired" | "revoked" | "off";
+type ServerState =
+  | "good"
+  | "otherName"
+  | "dnsOnly"
+  | "expired"
+  | "revoked"
+  | "off"
+  | NameCheckState
+  | "chained";
+
+/** Certificates for libpq's name check (see scripts/tls.ts). */
+const NAME_CHECK_STATES = [
+  "wildcard",
+  "partialWildcard",
+  "mixedCase",
+  "cnOnly",
+  "dnsSanAndCn",
+  "cnWithIpSan",
+  "cnIp",
+] as const;
+type NameCheckState = typeof NAME_CHECK_STATES[number];
 
 interface HomeFiles {
   rootCrt?: (w: World) => string;
@@ -95,6 +124,8 @@ interface Case {
    * connect_timeout (1 s here), and open the same number of connections to it.
    */
   silentHost?: true;
+  /** The case reaches the SNI peer: both clients must send the same server name, or none. */
+  sni?: true;
 }
 
 const BOTH: readonly Oracle[] = [15, 17];
@@ -127,6 +158,34 @@ const atPeer = (w: World, extra: Record<string, string> = {}) => ({
 });
 
 const pgpassLine = (...fields: (string | number)[]) => fields.join(":");
+
+/** The password peer with no sslmode of its own: the case's keywords follow, in the order given. */
+const atPeerThen = (w: World, ...pairs: [string, string][]) => {
+  const { sslmode: _, ...rest } = atPeer(w);
+  return { ...rest, ...Object.fromEntries(pairs) };
+};
+
+/** The real server reached at 127.0.0.1, its certificate checked against `host` (verify-full). */
+const named = (w: World, host: string) =>
+  base(w, { host, hostaddr: "127.0.0.1", sslmode: "verify-full", sslrootcert: w.certs.ca });
+
+/** The real server by address only: `hostaddr`, no `host`. */
+const addressOnly = (w: World, extra: Record<string, string>) => {
+  const { host: _, ...rest } = base(w, { hostaddr: "127.0.0.1", ...extra });
+  return rest;
+};
+
+/** The SNI peer, TLS required (no plaintext retry), by name. */
+const atSniPeer = (w: World, extra: Record<string, string> = {}) => ({
+  host: "localhost",
+  port: String(w.sniPeer.port),
+  user: "oracle",
+  password: "sni-peer-pw",
+  dbname: "postgres",
+  sslmode: "require",
+  connect_timeout: "10",
+  ...extra,
+});
 
 const SSLMODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
@@ -655,6 +714,280 @@ const CASES: Case[] = [
       silentHost: true,
     },
   ]),
+  // requiressl is sslmode where it is written (libpq's conninfo_storeval): the
+  // later of the two wins, and PGSSLMODE cannot override it.
+  {
+    name: "requiressl=1 with PGSSLMODE=disable, a server without TLS: refused, no password",
+    peer: true,
+    env: () => ({ PGSSLMODE: "disable" }),
+    keywords: (w) => atPeerThen(w, ["password", "requiressl-pw-1"], ["requiressl", "1"]),
+    toolWhy: /SSL was required/,
+  },
+  {
+    name: "sslmode=prefer, then requiressl=1, a server without TLS: require wins, no password",
+    peer: true,
+    keywords: (w) =>
+      atPeerThen(w, ["password", "requiressl-pw-2"], ["sslmode", "prefer"], ["requiressl", "1"]),
+  },
+  {
+    name: "requiressl=1, then sslmode=prefer, a server without TLS: prefer wins, plaintext",
+    peer: true,
+    keywords: (w) =>
+      atPeerThen(w, ["password", "requiressl-pw-3"], ["requiressl", "1"], ["sslmode", "prefer"]),
+  },
+  {
+    name: "sslmode=require, then requiressl=0: requiressl=0 is prefer",
+    peer: true,
+    keywords: (w) =>
+      atPeerThen(w, ["password", "requiressl-pw-4"], ["sslmode", "require"], ["requiressl", "0"]),
+  },
+  ...[["10", "require"], ["yes", "prefer"]].map(([value, mode]): Case => ({
+    name: `requiressl=${value} is ${mode}: its first character decides`,
+    peer: true,
+    keywords: (w) => atPeerThen(w, ["password", `requiressl-pw-${value}`], ["requiressl", value]),
+  })),
+  {
+    name: "PGREQUIRESSL=1 where nothing else names a mode: require",
+    peer: true,
+    env: () => ({ PGREQUIRESSL: "1" }),
+    keywords: (w) => atPeerThen(w, ["password", "requiressl-pw-5"]),
+  },
+  {
+    name: "PGSSLMODE=prefer wins over PGREQUIRESSL=1",
+    peer: true,
+    env: () => ({ PGREQUIRESSL: "1", PGSSLMODE: "prefer" }),
+    keywords: (w) => atPeerThen(w, ["password", "requiressl-pw-6"]),
+  },
+  {
+    name: "the URL's requiressl=1 wins over PGREQUIRESSL=0",
+    peer: true,
+    env: () => ({ PGREQUIRESSL: "0" }),
+    keywords: (w) => atPeerThen(w, ["password", "requiressl-pw-7"], ["requiressl", "1"]),
+  },
+  // TLS versions: the range is checked before connecting, in every sslmode.
+  {
+    name: "ssl_min_protocol_version above ssl_max_protocol_version, prefer: refused, no plaintext",
+    peer: true,
+    keywords: (w) =>
+      atPeerThen(
+        w,
+        ["password", "tls-range-pw"],
+        ["sslmode", "prefer"],
+        ["ssl_min_protocol_version", "TLSv1.3"],
+        ["ssl_max_protocol_version", "TLSv1.2"],
+      ),
+    toolWhy: /invalid SSL protocol version range/,
+  },
+  {
+    name: "ssl_min_protocol_version above ssl_max_protocol_version, the real server, disable",
+    keywords: (w) =>
+      base(w, {
+        sslmode: "disable",
+        ssl_min_protocol_version: "TLSv1.3",
+        ssl_max_protocol_version: "TLSv1.2",
+      }),
+    toolWhy: /invalid SSL protocol version range/,
+  },
+  {
+    name: "ssl_max_protocol_version=TLSv1.1 alone: below libpq's default minimum, refused",
+    keywords: (w) => base(w, { ssl_max_protocol_version: "TLSv1.1" }),
+    toolWhy: /invalid SSL protocol version range/,
+  },
+  {
+    name: "PGSSLMINPROTOCOLVERSION=TLSv1.3 with ssl_max_protocol_version=TLSv1.2: refused",
+    env: () => ({ PGSSLMINPROTOCOLVERSION: "TLSv1.3" }),
+    keywords: (w) => base(w, { ssl_max_protocol_version: "TLSv1.2" }),
+  },
+  {
+    name: "ssl_min_protocol_version=tlsv1.3 in lower case: libpq reads versions in any case",
+    keywords: (w) => base(w, { sslmode: "require", ssl_min_protocol_version: "tlsv1.3" }),
+  },
+  {
+    name: "ssl_max_protocol_version=TLSv1.2 against a TLSv1.3 server: TLSv1.2 is agreed",
+    keywords: (w) =>
+      base(w, {
+        sslmode: "verify-full",
+        sslrootcert: w.certs.ca,
+        ssl_max_protocol_version: "TLSv1.2",
+      }),
+  },
+  // libpq's enumerated values are case-sensitive.
+  ...([
+    ["sslmode", "Require", BOTH],
+    ["sslmode", "VERIFY-FULL", BOTH],
+    ["target_session_attrs", "Read-Write", BOTH],
+    ["target_session_attrs", "ANY", BOTH],
+    ["channel_binding", "Prefer", BOTH],
+    ["gssencmode", "Disable", BOTH],
+    ["load_balance_hosts", "Random", V17],
+    ["sslnegotiation", "Direct", V17],
+    ["sslcertmode", "Allow", V17],
+  ] as const).map(([keyword, value, oracles]): Case => ({
+    name: `${keyword}=${value}: libpq's values are case-sensitive, refused`,
+    oracles,
+    keywords: (w) => base(w, { [keyword]: value }),
+    toolWhy: new RegExp(`invalid ${keyword} value`),
+  })),
+  ...([
+    ["PGSSLMODE", "Prefer", BOTH],
+    ["PGTARGETSESSIONATTRS", "Any", BOTH],
+    ["PGCHANNELBINDING", "Disable", BOTH],
+    ["PGGSSENCMODE", "Prefer", BOTH],
+    ["PGLOADBALANCEHOSTS", "Disable", V17],
+    ["PGSSLNEGOTIATION", "Postgres", V17],
+    ["PGSSLCERTMODE", "Disable", V17],
+  ] as const).map(([variable, value, oracles]): Case => ({
+    name: `${variable}=${value}: case-sensitive from the environment too, refused`,
+    oracles,
+    env: () => ({ [variable]: value }),
+    keywords: (w) => base(w),
+    toolWhy: /invalid \w+ value/,
+  })),
+  {
+    name: "keepalives=2: libpq reads an integer, not 0 or 1, and connects",
+    keywords: (w) => base(w, { keepalives: "2" }),
+  },
+  {
+    name: "keepalives=yes: not an integer, refused",
+    keywords: (w) => base(w, { keepalives: "yes" }),
+  },
+  // libpq's name check (verify-full), the host named by host= and reached by hostaddr=.
+  {
+    name: "verify-full, *.example.com for db1.example.com: a leading wildcard, one label",
+    server: "wildcard",
+    keywords: (w) => named(w, "db1.example.com"),
+  },
+  {
+    name: "verify-full, *.example.com for a.db1.example.com: never two labels",
+    server: "wildcard",
+    keywords: (w) => named(w, "a.db1.example.com"),
+  },
+  {
+    name: "verify-full, *.example.com for example.com itself",
+    server: "wildcard",
+    keywords: (w) => named(w, "example.com"),
+  },
+  {
+    name: "verify-full, db*.example.com for db1.example.com: a partial wildcard, refused",
+    server: "partialWildcard",
+    keywords: (w) => named(w, "db1.example.com"),
+    toolWhy: /does not match host name "db1\.example\.com"/,
+  },
+  {
+    name: "verify-full, DB1.Example.COM for db1.example.com: names ignore case",
+    server: "mixedCase",
+    keywords: (w) => named(w, "db1.example.com"),
+  },
+  {
+    name: "verify-full, the CN and no subjectAltName: the CN counts",
+    server: "cnOnly",
+    keywords: (w) => named(w, "db1.example.com"),
+  },
+  {
+    name: "verify-full, a DNS entry for another name hides the CN",
+    server: "dnsSanAndCn",
+    keywords: (w) => named(w, "db1.example.com"),
+  },
+  {
+    name: "verify-full, an address entry does not hide the CN from a name",
+    server: "cnWithIpSan",
+    keywords: (w) => named(w, "db1.example.com"),
+  },
+  {
+    name: "verify-full, the address entry matches host=127.0.0.1",
+    server: "cnWithIpSan",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  {
+    name: "verify-full, reached by address, no address entry: libpq reads the CN",
+    server: "cnIp",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  },
+  ...["127.1", "0x7f000001"].map((host): Case => ({
+    name: `verify-full, host=${host}: an address as inet_aton reads it, matched to 127.0.0.1`,
+    keywords: (w) => base(w, { host, sslmode: "verify-full", sslrootcert: w.certs.ca }),
+  })),
+  {
+    name: "verify-full, hostaddr and no host: no name to check, refused",
+    keywords: (w) => addressOnly(w, { sslmode: "verify-full", sslrootcert: w.certs.ca }),
+    toolWhy: /host name must be specified/,
+  },
+  {
+    name: "verify-ca, hostaddr and no host: no name is checked",
+    keywords: (w) => addressOnly(w, { sslmode: "verify-ca", sslrootcert: w.certs.ca }),
+  },
+  // A chain must end at a self-signed root of sslrootcert (Deno's TLS takes an intermediate as one).
+  ...["require", "verify-ca", "verify-full"].map((sslmode): Case => ({
+    name: `sslmode=${sslmode}, the intermediate CA alone as sslrootcert: refused`,
+    server: "chained",
+    keywords: (w) => base(w, { sslmode, sslrootcert: w.certs.intermediateCa }),
+    toolWhy: /issuer certificate/,
+  })),
+  {
+    name: "sslmode=prefer, the intermediate CA alone as sslrootcert: plaintext, as libpq",
+    server: "chained",
+    keywords: (w) => base(w, { sslmode: "prefer", sslrootcert: w.certs.intermediateCa }),
+  },
+  {
+    name: "sslmode=require, the intermediate CA alone in ~/.postgresql/root.crt: refused",
+    server: "chained",
+    home: { rootCrt: (w) => w.certs.intermediateCa },
+    keywords: (w) => base(w, { sslmode: "require" }),
+  },
+  {
+    name: "verify-full, the chain's root as sslrootcert, the server sending its intermediate",
+    server: "chained",
+    keywords: (w) => base(w, { sslmode: "verify-full", sslrootcert: w.certs.chainRoot }),
+  },
+  {
+    name: "verify-full, the intermediate and its root in one sslrootcert file",
+    server: "chained",
+    keywords: (w) => base(w, { sslmode: "verify-full", sslrootcert: w.certs.chainBundle }),
+  },
+  // SNI, as the SNI peer sees it: the host entry unless an address, and only with sslsni=1.
+  { name: "SNI: the host name is sent by default", sni: true, keywords: (w) => atSniPeer(w) },
+  ...["0", "2"].map((value): Case => ({
+    name: `SNI: sslsni=${value} sends none`,
+    sni: true,
+    keywords: (w) => atSniPeer(w, { sslsni: value }),
+  })),
+  {
+    name: "SNI: PGSSLSNI=0 sends none",
+    sni: true,
+    env: () => ({ PGSSLSNI: "0" }),
+    keywords: (w) => atSniPeer(w),
+  },
+  {
+    name: "SNI: host=127.1, all digits and dots, sends none",
+    sni: true,
+    keywords: (w) => atSniPeer(w, { host: "127.1" }),
+  },
+  {
+    name: "SNI: an address as host sends none",
+    sni: true,
+    keywords: (w) => atSniPeer(w, { host: "127.0.0.1" }),
+  },
+  {
+    name: "SNI: host names the server and hostaddr reaches it: the host name is sent",
+    sni: true,
+    keywords: (w) => atSniPeer(w, { host: "db1.example.com", hostaddr: "127.0.0.1" }),
+  },
+  {
+    name: "SNI: hostaddr and no host sends none",
+    sni: true,
+    keywords: (w) => {
+      const { host: _, ...rest } = atSniPeer(w, { hostaddr: "127.0.0.1" });
+      return rest;
+    },
+  },
+  {
+    name: "SNI: sslnegotiation=direct, sslsni=0 sends none",
+    sni: true,
+    oracles: V17,
+    keywords: (w) => atSniPeer(w, { sslnegotiation: "direct", sslsni: "0" }),
+  },
 ];
 
 let world: World;
@@ -728,6 +1061,14 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         "expired.key": certs.expired.key,
         "revoked.crt": certs.revoked.cert,
         "revoked.key": certs.revoked.key,
+        "chained.crt": certs.chained.cert,
+        "chained.key": certs.chained.key,
+        ...Object.fromEntries(
+          NAME_CHECK_STATES.flatMap((state) => [
+            [`${state}.crt`, certs[state].cert],
+            [`${state}.key`, certs[state].key],
+          ]),
+        ),
       },
       hba: [
         "local all all scram-sha-256",
@@ -773,11 +1114,13 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       closed: await freePort(),
       silent: await silentListener(),
       hashedCaDir,
+      sniPeer: await startSniPeer(),
     };
   });
 
   after(async () => {
     world?.silent.close();
+    await world?.sniPeer.close();
     await world?.peer.close();
     await world?.tlsPeer.close();
     await admin?.end();
@@ -805,12 +1148,15 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       const tlsBefore = world.tlsPeer.received.length;
       const toolStarted = Date.now();
       const silentBefore = world.silent.accepted.length;
+      const sniBefore = world.sniPeer.servernames.length;
       const tool = await toolVerdict(keywords, env, home);
+      const toolSni = world.sniPeer.servernames.slice(sniBefore);
       const toolMs = Date.now() - toolStarted;
       const toolSilent = world.silent.accepted.length - silentBefore;
       const toolArrivals = world.peer.arrivals.slice(before);
       for (const version of c.oracles ?? BOTH) {
         const start = world.peer.arrivals.length;
+        const sniStart = world.sniPeer.servernames.length;
         const libpqStarted = Date.now();
         const libpqSilentBefore = world.silent.accepted.length;
         const libpq = await psqlVerdict(version, keywords, env, home);
@@ -825,6 +1171,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
           );
         }
         const libpqArrivals = world.peer.arrivals.slice(start);
+        const libpqSni = world.sniPeer.servernames.slice(sniStart);
         const say = `libpq ${version}: ${JSON.stringify(libpq)}; tool: ${JSON.stringify(tool)}`;
         if (c.refusedOn?.runtime === RUNTIME) {
           // This runtime cannot do what libpq does: refused, and said why.
@@ -833,6 +1180,10 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         } else {
           assert.equal(tool.connected, libpq.connected, say);
           if (libpq.connected) assert.equal(tool.port, libpq.port, say);
+        }
+        if (c.sni) {
+          assert.ok(libpqSni.length > 0, `libpq ${version} reached the SNI peer`);
+          assert.deepEqual(toolSni, libpqSni, `the same server name, or none, was sent; ${say}`);
         }
         if (c.peer) {
           assert.deepEqual(

@@ -156,7 +156,7 @@ export function driverOptions(
     database,
     // A backstop behind the connector's own bound on each host's attempt.
     connectTimeoutSeconds: Number.isFinite(perAttemptMs) ? perAttemptMs / 1000 + 1 : 30,
-    keepAlive: conninfo.keepalives === "0" ? null : Math.max(1, keepIdle || 60),
+    keepAlive: Number(conninfo.keepalives) === 0 ? null : Math.max(1, keepIdle || 60),
     connection: {
       application_name: conninfo.application_name ?? conninfo.fallback_application_name ??
         "invite-code-repair",

@@ -53,8 +53,10 @@ interface Keyword {
   handling: Handling;
   /** libpq's environment variable for it, read when the URL is silent. */
   env?: string;
-  /** The values libpq accepts; others are refused. */
+  /** The values libpq accepts, compared as libpq compares them (`strcmp`); others are refused. */
   values?: readonly string[];
+  /** libpq compares the values ignoring case (`pg_strcasecmp`); they are kept as `values` spells them. */
+  anyCase?: true;
   /** For `refuse`, or values refused: why. */
   why?: string;
   /** Values of a `use` keyword that are refused (`why` says why). */
@@ -71,7 +73,10 @@ export const SSLMODES = [
   "verify-full",
 ] as const;
 export type SslMode = typeof SSLMODES[number];
-const TLS_VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
+/** libpq's protocol versions, oldest first. */
+export const TLS_VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
+/** libpq's compiled-in `ssl_min_protocol_version`. */
+export const DEFAULT_MIN_TLS_VERSION = "TLSv1.2";
 const NO_GSS = "GSSAPI is not available to this tool";
 
 /** Every keyword libpq 17 knows, and what this tool does with it. */
@@ -88,23 +93,28 @@ const KEYWORDS: Record<string, Keyword> = {
   fallback_application_name: { handling: "use" },
   options: { handling: "use", env: "PGOPTIONS" },
   sslmode: { handling: "use", env: "PGSSLMODE", values: SSLMODES },
-  requiressl: { handling: "use", env: "PGREQUIRESSL", values: ["0", "1"] },
+  // Never kept: libpq turns it into sslmode where it is written (fromUrl), and
+  // reads PGREQUIRESSL only where neither it nor PGSSLMODE says anything.
+  requiressl: { handling: "use" },
   sslrootcert: { handling: "use", env: "PGSSLROOTCERT" },
   sslcert: { handling: "use", env: "PGSSLCERT" },
   sslkey: { handling: "use", env: "PGSSLKEY" },
   sslpassword: { handling: "use", secret: true },
   sslcrl: { handling: "use", env: "PGSSLCRL" },
-  sslsni: { handling: "use", env: "PGSSLSNI", values: ["0", "1"] },
+  // Any value: libpq sends SNI when it starts with "1".
+  sslsni: { handling: "use", env: "PGSSLSNI" },
   sslnegotiation: { handling: "use", env: "PGSSLNEGOTIATION", values: ["postgres", "direct"] },
   ssl_min_protocol_version: {
     handling: "use",
     env: "PGSSLMINPROTOCOLVERSION",
     values: TLS_VERSIONS,
+    anyCase: true,
   },
   ssl_max_protocol_version: {
     handling: "use",
     env: "PGSSLMAXPROTOCOLVERSION",
     values: TLS_VERSIONS,
+    anyCase: true,
   },
   sslcertmode: {
     handling: "use",
@@ -125,7 +135,8 @@ const KEYWORDS: Record<string, Keyword> = {
     env: "PGLOADBALANCEHOSTS",
     values: ["disable", "random"],
   },
-  keepalives: { handling: "use", values: ["0", "1"] },
+  // An integer, as libpq's parse_int_param reads it: 0 is off, anything else on.
+  keepalives: { handling: "use" },
   keepalives_idle: { handling: "use" },
   keepalives_interval: { handling: "ignore" },
   keepalives_count: { handling: "ignore" },
@@ -193,14 +204,23 @@ export function postgresTarget(
     const fallback = keyword.env ? env[keyword.env] : undefined;
     if (conninfo[name] === undefined && fallback) conninfo[name] = fallback;
   }
+  // libpq's conninfo_add_defaults: PGREQUIRESSL counts only where neither the
+  // URL nor PGSSLMODE names a mode, and only a value starting with "1".
+  if (conninfo.sslmode === undefined && env.PGREQUIRESSL?.startsWith("1")) {
+    conninfo.sslmode = "require";
+  }
   const ignored: string[] = [];
   for (const [name, value] of Object.entries(conninfo)) {
     const keyword = KEYWORDS[name];
     if (keyword.handling === "ignore") ignored.push(name);
     if (keyword.handling === "refuse") refuse(`${name} is not supported: ${keyword.why}`);
-    if (keyword.values && !keyword.values.includes(value)) {
+    const spelled = keyword.anyCase
+      ? keyword.values?.find((known) => known.toLowerCase() === value.toLowerCase())
+      : keyword.values?.find((known) => known === value);
+    if (keyword.values && spelled === undefined) {
       refuse(`invalid ${name} value ${shown(value)} (expected ${keyword.values.join(", ")})`);
     }
+    if (spelled !== undefined) conninfo[name] = spelled;
     if (keyword.refused?.includes(value)) {
       refuse(`${name}=${value} is not supported: ${keyword.why}`);
     }
@@ -208,6 +228,12 @@ export function postgresTarget(
   // Problems with hosts, ports and TLS modes surface now, not at connect.
   endpoints(conninfo);
   sslMode(conninfo);
+  checkProtocolRange(conninfo);
+  if (conninfo.keepalives !== undefined && !/^\s*[+-]?\d+\s*$/.test(conninfo.keepalives)) {
+    refuse(
+      `invalid integer value ${shown(conninfo.keepalives)} for connection option "keepalives"`,
+    );
+  }
   return {
     dialect: "postgres",
     conninfo,
@@ -260,7 +286,13 @@ function fromUrl(url: SqlalchemyUrl): Conninfo {
       refuse(`invalid connection option ${shown(name)} in the database URL (libpq refuses it too)`);
     }
     if (Array.isArray(value)) refuse(`connection option ${shown(name)} is given more than once`);
-    conninfo[name] = value;
+    if (name === "requiressl") {
+      // libpq's conninfo_storeval: requiressl is sslmode, where it is written,
+      // so whichever of the two comes last wins; "1..." is require, anything else prefer.
+      conninfo.sslmode = value.startsWith("1") ? "require" : "prefer";
+    } else {
+      conninfo[name] = value;
+    }
   }
   if (host !== undefined) conninfo.host = host;
   if (port !== undefined) conninfo.port = port;
@@ -440,8 +472,7 @@ export function endpoints(conninfo: Conninfo): Endpoint[] {
  */
 export function sslMode(conninfo: Conninfo): SslMode {
   const system = conninfo.sslrootcert === "system";
-  const given = conninfo.sslmode as SslMode | undefined ??
-    (conninfo.requiressl === "1" ? "require" : undefined);
+  const given = conninfo.sslmode as SslMode | undefined;
   if (system && given && given !== "verify-full") {
     refuse(`weak sslmode "${given}" may not be used with sslrootcert=system (use "verify-full")`);
   }
@@ -454,6 +485,23 @@ export function sslMode(conninfo: Conninfo): SslMode {
     );
   }
   return mode;
+}
+
+/**
+ * libpq's sslVerifyProtocolRange, before any connection: a minimum above the
+ * maximum is refused in every sslmode, never tried and never let fall back to
+ * plaintext. An unset minimum is libpq's default, TLSv1.2.
+ */
+function checkProtocolRange(conninfo: Conninfo): void {
+  const min = conninfo.ssl_min_protocol_version ?? DEFAULT_MIN_TLS_VERSION;
+  const max = conninfo.ssl_max_protocol_version;
+  const rank = (version: string) => TLS_VERSIONS.indexOf(version as typeof TLS_VERSIONS[number]);
+  if (max !== undefined && rank(min) > rank(max)) {
+    refuse(
+      `invalid SSL protocol version range: ssl_min_protocol_version ${min} is above ` +
+        `ssl_max_protocol_version ${max}`,
+    );
+  }
 }
 
 /** The modes that never send anything unencrypted. */

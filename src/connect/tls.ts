@@ -8,22 +8,44 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { isIP, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
+import {
+  connect as tlsConnect,
+  type ConnectionOptions,
+  type DetailedPeerCertificate,
+  type TLSSocket,
+} from "node:tls";
 import { errorMessage } from "../errors.ts";
 import { RUNTIME, TLS_CHECKS_REVOCATION } from "../runtime.ts";
-import { type Conninfo, type Endpoint, refuse, type SslMode, sslMode } from "./conninfo.ts";
+import { certificatesOf, chainEndsAtRoot, hostMismatch } from "./certificate.ts";
+import {
+  type Conninfo,
+  DEFAULT_MIN_TLS_VERSION,
+  type Endpoint,
+  refuse,
+  type SslMode,
+  sslMode,
+} from "./conninfo.ts";
 import type { Env } from "./environment.ts";
 import { homeFile, look, present, readFor } from "./files.ts";
 
 /** How TLS starts: libpq's SSLRequest, or a TLS handshake straight away (PostgreSQL 17). */
 export type Negotiation = "postgres" | "direct";
 
-/** Node TLS options, and whether the server's name is checked (verify-full). */
-export type TlsOptions = ConnectionOptions & { verifyHost: boolean };
+/**
+ * Node TLS options, and what is checked here rather than by the runtime: the
+ * server's name (verify-full), the root its chain ends at, and whether SNI is sent.
+ */
+export type TlsOptions = ConnectionOptions & {
+  verifyHost: boolean;
+  /** `sslsni`: libpq sends the host name when the value starts with "1" (the default). */
+  sni: boolean;
+  /** The certificates a chain may end at, when one is verified (`sslrootcert`, root.crt, system). */
+  roots?: X509Certificate[];
+};
 
 /** The ALPN protocol PostgreSQL 17 servers speak on a direct TLS connection. */
 const ALPN_PROTOCOL = "postgresql";
@@ -42,17 +64,21 @@ export function tlsOptions(conninfo: Conninfo, env: Env): TlsOptions {
   const mode = sslMode(conninfo);
   const options: TlsOptions = {
     verifyHost: mode === "verify-full",
-    minVersion: (conninfo.ssl_min_protocol_version ?? "TLSv1.2") as ConnectionOptions["minVersion"],
+    sni: (conninfo.sslsni ?? "1").startsWith("1"),
+    minVersion: (conninfo.ssl_min_protocol_version ??
+      DEFAULT_MIN_TLS_VERSION) as ConnectionOptions["minVersion"],
     maxVersion: conninfo.ssl_max_protocol_version as ConnectionOptions["maxVersion"],
   };
   if (mode === "disable") return options;
   const rootcert = conninfo.sslrootcert || homeFile(env, ".postgresql", "root.crt");
   if (rootcert === "system") {
     options.ca = systemRoots(env);
+    options.roots = certificatesOf(options.ca);
     options.rejectUnauthorized = true;
   } else if (present("sslrootcert", rootcert)) {
     // As libpq: a root certificate, once there, is checked in every mode.
     options.ca = readFor("sslrootcert", rootcert);
+    options.roots = certificatesOf(options.ca);
     options.rejectUnauthorized = true;
     const crl = revocationLists(conninfo, env);
     if (crl.length > 0) {
@@ -84,7 +110,6 @@ export function tlsOptions(conninfo: Conninfo, env: Env): TlsOptions {
       refuse(`could not open certificate file "${cert}": ${looked.code}`);
     }
   }
-  if (conninfo.sslsni === "0") options.servername = "";
   return options;
 }
 
@@ -219,18 +244,21 @@ export async function secure(
       throw new NoTlsError();
     }
   }
-  const { verifyHost, ...options } = tls;
-  const name = endpoint.tlsName;
-  const servername = options.servername === "" || isIP(name) ? undefined : name;
+  const { verifyHost, sni, roots, ...options } = tls;
+  // libpq's SNI: the host entry, unless it is all digits and dots or holds a ":".
+  const host = endpoint.host;
+  const servername = sni && host !== "" && !/^[0-9.]*$/.test(host) && !host.includes(":")
+    ? host
+    : undefined;
   const secured = await new Promise<TLSSocket>((resolve, reject) => {
     const secured = tlsConnect({
       ...options,
       socket,
-      servername,
+      // false, not undefined: Deno otherwise sends the socket's host name as SNI.
+      servername: servername ?? (false as unknown as string),
       ...(negotiation === "direct" ? { ALPNProtocols: [ALPN_PROTOCOL] } : {}),
-      // Omitted, Node's own hostname check runs; verify-ca and weaker skip it.
-      ...(verifyHost ? {} : { checkServerIdentity: () => undefined }),
-      host: name,
+      // The name is checked below, by libpq's rules.
+      checkServerIdentity: () => undefined,
     });
     secured.once("secureConnect", () => {
       secured.removeListener("error", reject);
@@ -238,6 +266,11 @@ export async function secure(
     });
     secured.once("error", reject);
   });
+  const refusal = certificateRefusal(secured, roots, verifyHost ? host : undefined);
+  if (refusal) {
+    secured.destroy();
+    throw new Error(refusal);
+  }
   // The ALPACA defence (libpq 17): a direct peer that does not speak
   // PostgreSQL's ALPN may be another TLS service; it gets no startup packet.
   if (negotiation === "direct" && secured.alpnProtocol !== ALPN_PROTOCOL) {
@@ -249,4 +282,32 @@ export async function secure(
     );
   }
   return secured;
+}
+
+/**
+ * Why libpq would refuse the server's certificate after the runtime accepted
+ * it: a chain that does not end at a self-signed root of `roots` (Deno takes
+ * an intermediate as a root), or, with `host` (verify-full), a certificate
+ * that does not name it by libpq's rules.
+ */
+function certificateRefusal(
+  secured: TLSSocket,
+  roots: readonly X509Certificate[] | undefined,
+  host: string | undefined,
+): string | undefined {
+  // The server's own certificate first, then the issuers the runtime found for it.
+  const presented: X509Certificate[] = [];
+  let cert: DetailedPeerCertificate | undefined = secured.getPeerCertificate(true);
+  while (cert?.raw && !presented.some((seen) => seen.raw.equals(cert!.raw))) {
+    presented.push(new X509Certificate(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  if (roots && !chainEndsAtRoot(presented, roots)) {
+    return "SSL error: certificate verify failed: the server's chain does not end at a " +
+      "self-signed root certificate of sslrootcert (unable to get issuer certificate)";
+  }
+  const leaf = presented[0];
+  if (host === undefined) return undefined;
+  if (!leaf) return "certificate could not be obtained";
+  return hostMismatch(leaf.raw, host);
 }
