@@ -3,12 +3,13 @@
  * a PostgreSQL look-alike that asks for a cleartext password and records it
  * (which password reached which host), and a TLS server that speaks no
  * PostgreSQL and negotiates no ALPN (what a direct-TLS client must refuse to
- * talk to). Neither is a database: every session ends with an error.
+ * talk to); a server that is starting up (57P03); and a relay that ends TLS
+ * in front of a real server, as a man in the middle would.
  */
 import { Buffer } from "node:buffer";
 import { rmSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import { connect as connectTcp, createServer, type Server, type Socket } from "node:net";
+import { connect as connectTls, createServer as createTlsServer, TLSSocket } from "node:tls";
 
 /** What one connection to a peer brought. */
 export interface Arrival {
@@ -151,6 +152,140 @@ export async function startTlsPeer(cert: Uint8Array, key: Uint8Array): Promise<T
   return {
     port: (server.address() as { port: number }).port,
     received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A TLS-terminating relay in front of a real server, as a man in the middle would run one. */
+export interface TlsRelay {
+  port: number;
+  /**
+   * Per connection, what the client chose in its SASLInitialResponse: the
+   * mechanism and the GS2 flag (`n`, `y` or `p`), as "SCRAM-SHA-256-PLUS p";
+   * "none" when it sent no SASL response.
+   */
+  chosen: string[];
+  close(): Promise<void>;
+}
+
+/** The bytes of one PostgreSQL message on a stream: the startup packet has no type byte. */
+function takeMessage(buffer: Buffer, typed: boolean): [Buffer, Buffer] | null {
+  const offset = typed ? 1 : 0;
+  if (buffer.length < offset + 4) return null;
+  const length = buffer.readInt32BE(offset) + offset;
+  if (buffer.length < length) return null;
+  return [buffer.subarray(0, length), buffer.subarray(length)];
+}
+
+/**
+ * A relay on 127.0.0.1 that answers the client's SSLRequest itself, ends
+ * TLS with `cert` and `key`, opens its own TLS connection to the server on
+ * 127.0.0.1:`upstream`, and copies the plaintext both ways, noting the SASL
+ * mechanism each client picks. With another certificate than the server's,
+ * SCRAM channel binding is what tells the server; with the server's own, a
+ * bound login passes through and shows that the client bound.
+ *
+ * @param cert The certificate the relay shows clients (PEM).
+ * @param key Its key (PEM).
+ * @param upstream The real server's port.
+ */
+export async function startTlsRelay(
+  cert: Uint8Array,
+  key: Uint8Array,
+  upstream: number,
+): Promise<TlsRelay> {
+  const chosen: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on("error", () => {});
+    client.once("close", () => sockets.delete(client));
+    const index = chosen.push("none") - 1;
+    client.once("data", (request: Buffer) => {
+      if (request.length !== 8 || request.readInt32BE(4) !== SSL_REQUEST) {
+        client.destroy();
+        return;
+      }
+      // Nothing may flow past a listener before TLS takes the socket over.
+      client.pause();
+      client.write("S");
+      const secured = new TLSSocket(client, {
+        isServer: true,
+        cert: Buffer.from(cert),
+        key: Buffer.from(key),
+      });
+      secured.on("error", () => client.destroy());
+      const raw = connectTcp({ host: "127.0.0.1", port: upstream });
+      sockets.add(raw);
+      raw.on("error", () => client.destroy());
+      raw.once("close", () => {
+        sockets.delete(raw);
+        client.destroy();
+      });
+      raw.once("connect", () => raw.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+      raw.once("data", () => {
+        const upstreamTls = connectTls({ socket: raw, rejectUnauthorized: false });
+        upstreamTls.on("error", () => client.destroy());
+        upstreamTls.on("data", (data: Buffer) => secured.write(data));
+        upstreamTls.on("end", () => secured.end());
+        let pending: Buffer = Buffer.alloc(0);
+        let typed = false;
+        secured.on("data", (data: Buffer) => {
+          upstreamTls.write(data);
+          pending = Buffer.concat([pending, data]);
+          for (let next = takeMessage(pending, typed); next; next = takeMessage(pending, typed)) {
+            const [message, rest] = next;
+            pending = rest;
+            if (typed && message[0] === 0x70 /* p */ && chosen[index] === "none") {
+              const end = message.indexOf(0, 5);
+              const mechanism = message.toString("utf8", 5, end);
+              chosen[index] = `${mechanism} ${String.fromCharCode(message[end + 5])}`;
+            }
+            typed = true;
+          }
+        });
+        secured.on("end", () => upstreamTls.end());
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    chosen,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A server that is starting up: every session is refused with SQLSTATE 57P03. */
+export async function startStartingUpPeer(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    let buffer: Buffer = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const next = takeMessage(buffer, false);
+      if (!next) return;
+      buffer = next[1];
+      if (next[0].readInt32BE(4) === SSL_REQUEST || next[0].readInt32BE(4) === GSS_REQUEST) {
+        socket.write("N");
+        return;
+      }
+      const fields = Buffer.from(
+        "SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0",
+        "utf8",
+      );
+      const header = Buffer.alloc(5);
+      header[0] = 0x45; // E
+      header.writeInt32BE(fields.length + 4, 1);
+      socket.end(Buffer.concat([header, fields]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

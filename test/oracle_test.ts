@@ -35,7 +35,15 @@ import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { RUNTIME } from "../src/runtime.ts";
 import { freePort } from "../scripts/net.ts";
-import { type Peer, startPasswordPeer, startTlsPeer, type TlsPeer } from "../scripts/peer.ts";
+import {
+  type Peer,
+  startPasswordPeer,
+  startStartingUpPeer,
+  startTlsPeer,
+  startTlsRelay,
+  type TlsPeer,
+  type TlsRelay,
+} from "../scripts/peer.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
 import { canMountHome, type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
@@ -56,6 +64,13 @@ interface World {
   silent: SilentListener;
   /** A folder of OpenSSL hashed links to the test CA, for SSL_CERT_DIR. */
   hashedCaDir: string;
+  /**
+   * Relays that end TLS in front of the real server: `other` shows another
+   * certificate from the same CA (named other.invalid), `same` the server's own.
+   */
+  relays: { other: TlsRelay; same: TlsRelay };
+  /** A server that refuses every session with 57P03 (starting up). */
+  startingUp: { port: number; close(): Promise<void> };
 }
 
 type ServerState = "good" | "otherName" | "dnsOnly" | "expired" | "revoked" | "off";
@@ -95,6 +110,11 @@ interface Case {
    * connect_timeout (1 s here), and open the same number of connections to it.
    */
   silentHost?: true;
+  /**
+   * Through the relay with the server's own certificate: the SASL mechanism
+   * and GS2 flag every client must have chosen ("SCRAM-SHA-256-PLUS p").
+   */
+  chose?: string;
 }
 
 const BOTH: readonly Oracle[] = [15, 17];
@@ -103,6 +123,9 @@ const V17: readonly Oracle[] = [17];
 const PASSWORD = "oracle-pw-7Q";
 const SSL_ONLY_PASSWORD = "sslonly-pw-3K";
 const PLAIN_ONLY_PASSWORD = "plainonly-pw-5M";
+/** Roles that the server authenticates with md5, a cleartext password, or not at all. */
+const MD5_PASSWORD = "md5-pw-8R";
+const CLEARTEXT_PASSWORD = "cleartext-pw-2W";
 
 /** The real server, by name, with the password and database of the `oracle` role. */
 const base = (w: World, extra: Record<string, string> = {}) => ({
@@ -655,6 +678,121 @@ const CASES: Case[] = [
       silentHost: true,
     },
   ]),
+  // Channel binding (libpq's channel_binding; SCRAM-SHA-256-PLUS with tls-server-end-point).
+  {
+    name: "a relay ending TLS with another certificate, sslmode=require: channel binding tells",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", port: String(w.relays.other.port), sslmode: "require" }),
+    toolWhy: /channel binding check failed/,
+  },
+  {
+    name: "a relay ending TLS with another certificate from the same CA, sslmode=verify-ca",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.other.port),
+        sslmode: "verify-ca",
+        sslrootcert: w.certs.ca,
+      }),
+    toolWhy: /channel binding check failed/,
+  },
+  {
+    name: "a relay ending TLS with another certificate, channel_binding=disable: it gets in",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.other.port),
+        sslmode: "require",
+        channel_binding: "disable",
+      }),
+  },
+  ...(["prefer", "require"] as const).map((binding): Case => ({
+    name: `channel_binding=${binding}, TLS on: SCRAM-SHA-256-PLUS, bound to the certificate`,
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.same.port),
+        sslmode: "require",
+        channel_binding: binding,
+      }),
+    chose: "SCRAM-SHA-256-PLUS p",
+  })),
+  {
+    name: "channel_binding=disable, TLS on: plain SCRAM-SHA-256, no binding claimed",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.same.port),
+        sslmode: "require",
+        channel_binding: "disable",
+      }),
+    chose: "SCRAM-SHA-256 n",
+  },
+  {
+    name: "channel_binding=require against the real server over TLS",
+    keywords: (w) =>
+      base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca, channel_binding: "require" }),
+  },
+  ...([
+    ["md5user", MD5_PASSWORD, "an md5 role"],
+    ["cleartextuser", CLEARTEXT_PASSWORD, "a cleartext-password role"],
+    ["trustuser", "", "a trusted role (no authentication)"],
+  ] as const).flatMap(([user, password, what]): Case[] =>
+    (["require", "prefer"] as const).map((binding): Case => ({
+      name: `channel_binding=${binding}, ${what}, TLS on`,
+      keywords: (w) => base(w, { user, password, sslmode: "require", channel_binding: binding }),
+      ...(binding === "require" ? { toolWhy: /^channel binding required/ } : {}),
+    }))
+  ),
+  {
+    name: "channel_binding=require over a Unix socket",
+    keywords: (w) => base(w, { host: w.socketDir, channel_binding: "require" }),
+    toolWhy: /channel binding is required/,
+  },
+  {
+    name: "channel_binding=require with sslmode=disable",
+    keywords: (w) => base(w, { sslmode: "disable", channel_binding: "require" }),
+  },
+  {
+    name: "channel_binding=require, TLS off at the server",
+    server: "off",
+    keywords: (w) => base(w, { sslmode: "prefer", channel_binding: "require" }),
+  },
+  {
+    name: "channel_binding=require at a peer asking for a cleartext password: none is sent",
+    keywords: (w) => atPeer(w, { password: "binding-pw-4T", channel_binding: "require" }),
+    peer: true,
+  },
+  {
+    name: "channel_binding=Require: values are case-sensitive",
+    keywords: (w) => base(w, { channel_binding: "Require" }),
+  },
+  // 57P03: a server that is starting up sends libpq to the next host.
+  {
+    name: "a host list: the first is starting up (57P03), the second answers",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1,127.0.0.1",
+        port: `${w.startingUp.port},${w.pg}`,
+        sslmode: "disable",
+      }),
+  },
+  {
+    name: "a host list: the server, then one starting up, with target_session_attrs=standby",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1,127.0.0.1",
+        port: `${w.pg},${w.startingUp.port}`,
+        sslmode: "disable",
+        target_session_attrs: "standby",
+      }),
+  },
+  {
+    name: "one host, starting up (57P03): refused",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", port: String(w.startingUp.port), sslmode: "disable" }),
+    toolWhy: /starting up/,
+  },
 ];
 
 let world: World;
@@ -731,6 +869,9 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       },
       hba: [
         "local all all scram-sha-256",
+        "host all md5user all md5",
+        "host all cleartextuser all password",
+        "host all trustuser all trust",
         "hostssl all certuser 127.0.0.1/32 cert",
         "hostssl all certuser ::1/128 cert",
         "hostssl all sslonly all scram-sha-256",
@@ -752,6 +893,12 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     ) {
       await admin.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
     }
+    await admin.unsafe(`CREATE ROLE cleartextuser LOGIN PASSWORD '${CLEARTEXT_PASSWORD}'`);
+    await admin.unsafe("CREATE ROLE trustuser LOGIN");
+    // An md5 rule with a SCRAM secret would run SCRAM: this role keeps an md5 secret.
+    await admin.unsafe("SET password_encryption = 'md5'");
+    await admin.unsafe(`CREATE ROLE md5user LOGIN PASSWORD '${MD5_PASSWORD}'`);
+    await admin.unsafe("RESET password_encryption");
     const peerSocketDir = mkdtempSync(join(tmpdir(), "invite-code-peer-"));
     scratch.push(peerSocketDir);
     const hashedCaDir = mkdtempSync(join(tmpdir(), "invite-code-cadir-"));
@@ -773,6 +920,19 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       closed: await freePort(),
       silent: await silentListener(),
       hashedCaDir,
+      relays: {
+        other: await startTlsRelay(
+          readFileSync(certs.otherName.cert),
+          readFileSync(certs.otherName.key),
+          server.port,
+        ),
+        same: await startTlsRelay(
+          readFileSync(certs.serverCert),
+          readFileSync(certs.serverKey),
+          server.port,
+        ),
+      },
+      startingUp: await startStartingUpPeer(),
     };
   });
 
@@ -780,6 +940,9 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     world?.silent.close();
     await world?.peer.close();
     await world?.tlsPeer.close();
+    await world?.relays.other.close();
+    await world?.relays.same.close();
+    await world?.startingUp.close();
     await admin?.end();
     await server?.stop();
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -805,16 +968,20 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       const tlsBefore = world.tlsPeer.received.length;
       const toolStarted = Date.now();
       const silentBefore = world.silent.accepted.length;
+      const chosenBefore = world.relays.same.chosen.length;
       const tool = await toolVerdict(keywords, env, home);
       const toolMs = Date.now() - toolStarted;
       const toolSilent = world.silent.accepted.length - silentBefore;
       const toolArrivals = world.peer.arrivals.slice(before);
+      const toolChose = world.relays.same.chosen.slice(chosenBefore);
       for (const version of c.oracles ?? BOTH) {
         const start = world.peer.arrivals.length;
         const libpqStarted = Date.now();
         const libpqSilentBefore = world.silent.accepted.length;
+        const chosenStart = world.relays.same.chosen.length;
         const libpq = await psqlVerdict(version, keywords, env, home);
         const libpqMs = Date.now() - libpqStarted;
+        const libpqChose = world.relays.same.chosen.slice(chosenStart);
         if (c.silentHost) {
           assert.ok(libpqMs >= 950, `libpq ${version} took ${libpqMs} ms`);
           assert.ok(toolMs >= 950, `the tool took ${toolMs} ms`);
@@ -833,6 +1000,10 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         } else {
           assert.equal(tool.connected, libpq.connected, say);
           if (libpq.connected) assert.equal(tool.port, libpq.port, say);
+        }
+        if (c.chose) {
+          assert.deepEqual(libpqChose, [c.chose], `libpq ${version} through the relay`);
+          assert.deepEqual(toolChose, [c.chose], "the tool through the relay");
         }
         if (c.peer) {
           assert.deepEqual(

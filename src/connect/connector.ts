@@ -28,9 +28,14 @@ import {
   sslMode,
 } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
+import type { ChannelBinding } from "./scram.ts";
+import { SessionSocket, StartupError } from "./startup.ts";
 import { type Negotiation, NoTlsError, secure, type TlsOptions, tlsOptions } from "./tls.ts";
 
-const SQLSTATE_NO_HBA_ENTRY = /no pg_hba\.conf entry|SSL off|no encryption|SSL encryption/;
+/** invalid_authorization_specification: among others, a `pg_hba.conf` rule refused the session. */
+const SQLSTATE_NO_HBA_ENTRY = "28000";
+/** cannot_connect_now: "the database system is starting up"; libpq tries the next host. */
+const SQLSTATE_CANNOT_CONNECT_NOW = "57P03";
 
 /** libpq's `target_session_attrs` values. */
 export type SessionAttrs =
@@ -92,8 +97,6 @@ export function sessionMismatch(
 /** postgres.js options derived from the keywords; see `connector`. */
 export interface DriverOptions {
   username: string;
-  /** The password for the host of the latest socket (each host has its own from ~/.pgpass). */
-  password: () => string | Promise<string>;
   database: string;
   /** Seconds; postgres.js's own bound on the startup exchange. */
   connectTimeoutSeconds: number;
@@ -149,10 +152,10 @@ export function driverOptions(
     deadline,
     negotiation: conninfo.sslnegotiation === "direct" ? "direct" : "postgres",
     attrs: (conninfo.target_session_attrs ?? "any") as SessionAttrs,
+    channelBinding: (conninfo.channel_binding ?? "prefer") as ChannelBinding,
   });
   return {
     username,
-    password: connect.password,
     database,
     // A backstop behind the connector's own bound on each host's attempt.
     connectTimeoutSeconds: Number.isFinite(perAttemptMs) ? perAttemptMs / 1000 + 1 : 30,
@@ -175,14 +178,12 @@ function shuffle<T>(list: T[]): void {
 
 /** Connects postgres.js to the target the libpq way. */
 export interface Connector {
-  /** postgres.js's `socket` option: a connected (and, where due, encrypted) socket. */
-  socket(): Promise<Socket | TLSSocket>;
   /**
-   * postgres.js's `password` option: the password for the host of the latest
-   * socket. With none, that socket is closed with libpq's "no password
-   * supplied" and nothing is sent.
+   * postgres.js's `socket` option: a connected (and, where due, encrypted)
+   * socket on which the connector itself authenticates, with the password
+   * for that host and libpq's channel binding (`startup.ts`).
    */
-  password(): string | Promise<string>;
+  socket(): Promise<SessionSocket>;
   /**
    * A new session's server said what it is: true to keep it; false when
    * `target_session_attrs` rejects it, and the next socket goes to the next
@@ -198,8 +199,9 @@ export interface Connector {
   retryOtherWay(error: unknown): boolean;
   /**
    * After a failed connection: whether its host ran out of connect_timeout
-   * before its session answered, with another host left, which libpq then
-   * tries. Throws the `connect` error naming every host when none is left.
+   * before its session answered, or said it is starting up (57P03), with
+   * another host left, which libpq then tries. Throws the `connect` error
+   * naming every host when none is left.
    */
   movedOn(): boolean;
   /**
@@ -220,6 +222,7 @@ interface ConnectorSettings {
   deadline: () => number;
   negotiation: Negotiation;
   attrs: SessionAttrs;
+  channelBinding: ChannelBinding;
 }
 
 function connector(
@@ -237,11 +240,11 @@ function connector(
   let pass: 1 | 2 = 1;
   let failures: string[] = [];
   let current: number | undefined;
-  let latest: Socket | TLSSocket | undefined;
   const open = new Set<Socket | TLSSocket>();
   // connect_timeout bounds a host's whole attempt, up to its session's answer.
   let sessionTimer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
+  let startingUp = false;
 
   function answered(): void {
     clearTimeout(sessionTimer);
@@ -292,7 +295,6 @@ function connector(
         try {
           const socket = await attempt(endpoint, limit);
           current = index;
-          latest = socket;
           open.add(socket);
           socket.once("close", () => open.delete(socket));
           answered();
@@ -307,7 +309,16 @@ function connector(
             sessionTimer = timer;
             socket.once("close", () => clearTimeout(timer));
           }
-          return socket;
+          startingUp = false;
+          return new SessionSocket(socket, {
+            password: passwords[index],
+            channelBinding: settings.channelBinding,
+            onRefused(error) {
+              if (error.code !== SQLSTATE_CANNOT_CONNECT_NOW) return;
+              startingUp = true;
+              failures.push(`${endpoint.label}: ${error.message}`);
+            },
+          });
         } catch (error) {
           // The runtime forbade it (Deno without --allow-net): no host would do better.
           if (isPermissionError(error)) {
@@ -329,13 +340,6 @@ function connector(
         }
       }
     },
-    password() {
-      const password = current === undefined ? undefined : passwords[current];
-      if (password) return password;
-      // As libpq: no password (or an empty one) is never sent; the attempt ends here.
-      latest?.destroy(new InviteCodeError("connect", "fe_sendauth: no password supplied"));
-      return new Promise<string>(() => {});
-    },
     admit(state) {
       answered();
       const why = sessionMismatch(settings.attrs, state, pass);
@@ -350,8 +354,9 @@ function connector(
       return false;
     },
     retryOtherWay(error) {
-      const message = errorMessage(error);
-      if (switched || !SQLSTATE_NO_HBA_ENTRY.test(message)) return false;
+      if (switched || !(error instanceof StartupError && error.code === SQLSTATE_NO_HBA_ENTRY)) {
+        return false;
+      }
       if (mode !== "allow" && mode !== "prefer") return false;
       switched = true;
       tlsFirst = !tlsFirst;
@@ -359,8 +364,9 @@ function connector(
       return true;
     },
     movedOn() {
-      if (!timedOut) return false;
+      if (!timedOut && !startingUp) return false;
       timedOut = false;
+      startingUp = false;
       if (queue.length === 0) exhausted();
       return true;
     },
