@@ -156,7 +156,8 @@ describe("the mechanism and GS2 header libpq picks", () => {
     [[SCRAM], true, "disable", `${SCRAM} n,,`],
     [[SCRAM], false, "prefer", `${SCRAM} n,,`],
     [[SCRAM], true, "require", SCRAM_ERRORS.bindingNotOffered],
-    [[SCRAM], false, "require", SCRAM_ERRORS.bindingNotOffered],
+    [[SCRAM], false, "require", SCRAM_ERRORS.requiredWithoutTls],
+    [[SCRAM_PLUS, SCRAM], false, "require", SCRAM_ERRORS.requiredWithoutTls],
     [[SCRAM_PLUS, SCRAM], false, "prefer", SCRAM_ERRORS.plusWithoutTls],
     [[SCRAM_PLUS, SCRAM], false, "disable", SCRAM_ERRORS.plusWithoutTls],
     [["SCRAM-SHA-1"], true, "prefer", SCRAM_ERRORS.noMechanism],
@@ -212,10 +213,15 @@ describe("tls-server-end-point: the certificate's hash by its signature algorith
     ["ECDSA with SHA-1: SHA-256 instead", ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"], [
       "-sha1",
     ], "sha256"],
-    ["Ed25519: no digest, refused as libpq", ["ed25519"], [], /digest for NID ED25519/],
-    ["RSASSA-PSS: no digest, refused as libpq", ["rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"], [
+    ["Ed25519: no digest, refused as libpq", ["ed25519"], [], /digest for NID UNDEF/],
+    ["RSASSA-PSS with SHA-384 in its parameters", ["rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"], [
+      "-sha384",
+    ], "sha384"],
+    ["RSASSA-PSS with SHA-256 in its parameters", ["rsa:2048"], [
       "-sha256",
-    ], /digest for NID RSASSA-PSS/],
+      "-sigopt",
+      "rsa_padding_mode:pss",
+    ], "sha256"],
   ];
   for (const [name, key, digest, expected] of cases) {
     test(name, () => {

@@ -20,6 +20,8 @@ export type Mechanism = typeof SCRAM | typeof SCRAM_PLUS;
 
 /** libpq's words for each refusal, written once. */
 export const SCRAM_ERRORS = {
+  requiredWithoutTls: "channel binding required, but SSL not in use",
+  duplicate: "duplicate SASL authentication request",
   plusWithoutTls: "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection",
   noMechanism: "none of the server's SASL authentication mechanisms are supported",
   bindingNotOffered:
@@ -45,7 +47,7 @@ function fail(message: string): never {
  * The mechanism libpq's `pg_SASL_init` picks from the server's list: PLUS
  * when TLS is up and binding is not disabled; a server offering PLUS
  * without TLS is refused (a proxy may have stripped TLS); `require` takes
- * nothing but PLUS.
+ * nothing but PLUS, and nothing at all without TLS.
  *
  * @example
  * ```ts
@@ -61,6 +63,7 @@ export function chooseMechanism(
   tls: boolean,
   binding: ChannelBinding,
 ): Mechanism {
+  if (binding === "require" && !tls) fail(SCRAM_ERRORS.requiredWithoutTls);
   let chosen: Mechanism | undefined;
   for (const mechanism of offered) {
     if (mechanism === SCRAM_PLUS) {
@@ -91,8 +94,8 @@ export function gs2Header(mechanism: Mechanism, tls: boolean, binding: ChannelBi
 
 /**
  * Signature algorithm OIDs and their hash, as OpenSSL's
- * `OBJ_find_sigid_algs` maps them; null where it has no digest (RSASSA-PSS,
- * EdDSA), which libpq refuses.
+ * `X509_get_signature_info` reports them; null where there is no digest
+ * (EdDSA), which libpq refuses.
  */
 const SIGNATURE_HASHES: Record<string, { name: string; hash: string | null }> = {
   "1.2.840.113549.1.1.4": { name: "RSA-MD5", hash: "md5" },
@@ -101,7 +104,7 @@ const SIGNATURE_HASHES: Record<string, { name: string; hash: string | null }> = 
   "1.2.840.113549.1.1.11": { name: "RSA-SHA256", hash: "sha256" },
   "1.2.840.113549.1.1.12": { name: "RSA-SHA384", hash: "sha384" },
   "1.2.840.113549.1.1.13": { name: "RSA-SHA512", hash: "sha512" },
-  "1.2.840.113549.1.1.10": { name: "RSASSA-PSS", hash: null },
+
   "1.2.840.10045.4.1": { name: "ecdsa-with-SHA1", hash: "sha1" },
   "1.2.840.10045.4.3.1": { name: "ecdsa-with-SHA224", hash: "sha224" },
   "1.2.840.10045.4.3.2": { name: "ecdsa-with-SHA256", hash: "sha256" },
@@ -110,8 +113,19 @@ const SIGNATURE_HASHES: Record<string, { name: string; hash: string | null }> = 
   "1.2.840.10040.4.3": { name: "DSA-SHA1", hash: "sha1" },
   "2.16.840.1.101.3.4.3.1": { name: "dsa_with_SHA224", hash: "sha224" },
   "2.16.840.1.101.3.4.3.2": { name: "dsa_with_SHA256", hash: "sha256" },
-  "1.3.101.112": { name: "ED25519", hash: null },
-  "1.3.101.113": { name: "ED448", hash: null },
+  // EdDSA signs without a separate digest: OpenSSL reports NID_undef.
+  "1.3.101.112": { name: "UNDEF", hash: null },
+  "1.3.101.113": { name: "UNDEF", hash: null },
+};
+
+/** RSASSA-PSS: the hash is in its parameters (RFC 4055), SHA-1 when absent. */
+const RSASSA_PSS = "1.2.840.113549.1.1.10";
+const DIGESTS: Record<string, string> = {
+  "1.3.14.3.2.26": "sha1",
+  "2.16.840.1.101.3.4.2.4": "sha224",
+  "2.16.840.1.101.3.4.2.1": "sha256",
+  "2.16.840.1.101.3.4.2.2": "sha384",
+  "2.16.840.1.101.3.4.2.3": "sha512",
 };
 
 /** One DER element: where its contents start and end. */
@@ -133,21 +147,11 @@ function derElement(der: Uint8Array, at: number): { tag: number; start: number; 
   return { tag, start, end: start + length };
 }
 
-/**
- * The certificate's signature algorithm OID, dotted: `Certificate ::=
- * SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, ... }`.
- *
- * @param der The certificate, DER-encoded.
- */
-export function signatureAlgorithm(der: Uint8Array): string {
-  const certificate = derElement(der, 0);
-  const tbs = derElement(der, certificate.start);
-  const algorithm = derElement(der, tbs.end);
-  const oid = derElement(der, algorithm.start);
-  if (certificate.tag !== 0x30 || algorithm.tag !== 0x30 || oid.tag !== 0x06) {
-    fail(SCRAM_ERRORS.noSignatureAlgorithm);
-  }
-  const bytes = der.subarray(oid.start, oid.end);
+/** The dotted form of the OID whose element starts at `at`. */
+function oidAt(der: Uint8Array, at: number): { oid: string; end: number } {
+  const element = derElement(der, at);
+  if (element.tag !== 0x06) fail(SCRAM_ERRORS.noSignatureAlgorithm);
+  const bytes = der.subarray(element.start, element.end);
   const parts: number[] = [];
   let value = 0;
   for (const byte of bytes) {
@@ -159,7 +163,36 @@ export function signatureAlgorithm(der: Uint8Array): string {
   }
   if (parts.length === 0) fail(SCRAM_ERRORS.noSignatureAlgorithm);
   const first = Math.min(2, Math.floor(parts[0] / 40));
-  return [first, parts[0] - first * 40, ...parts.slice(1)].join(".");
+  return { oid: [first, parts[0] - first * 40, ...parts.slice(1)].join("."), end: element.end };
+}
+
+/**
+ * The certificate's signature algorithm OID, dotted, and where its
+ * parameters start: `Certificate ::= SEQUENCE { tbsCertificate,
+ * signatureAlgorithm AlgorithmIdentifier, ... }`.
+ *
+ * @param der The certificate, DER-encoded.
+ */
+export function signatureAlgorithm(der: Uint8Array): { oid: string; params: Uint8Array } {
+  const certificate = derElement(der, 0);
+  const tbs = derElement(der, certificate.start);
+  const algorithm = derElement(der, tbs.end);
+  if (certificate.tag !== 0x30 || algorithm.tag !== 0x30) fail(SCRAM_ERRORS.noSignatureAlgorithm);
+  const { oid, end } = oidAt(der, algorithm.start);
+  return { oid, params: der.subarray(end, algorithm.end) };
+}
+
+/** The hash named by RSASSA-PSS parameters: `[0] hashAlgorithm`, SHA-1 by default. */
+function pssHash(params: Uint8Array): string {
+  if (params.length === 0) return "sha1";
+  const sequence = derElement(params, 0);
+  if (sequence.tag !== 0x30) fail(SCRAM_ERRORS.noSignatureAlgorithm);
+  if (sequence.start === sequence.end) return "sha1";
+  const first = derElement(params, sequence.start);
+  if (first.tag !== 0xa0) return "sha1";
+  const hashAlgorithm = derElement(params, first.start);
+  const { oid } = oidAt(params, hashAlgorithm.start);
+  return DIGESTS[oid] ?? fail(SCRAM_ERRORS.noSignatureAlgorithm);
 }
 
 /**
@@ -174,7 +207,11 @@ export function signatureAlgorithm(der: Uint8Array): string {
  * @param der The server certificate, DER-encoded.
  */
 export function endPointHash(der: Uint8Array): string {
-  const known = SIGNATURE_HASHES[signatureAlgorithm(der)];
+  const { oid, params } = signatureAlgorithm(der);
+  // libpq asks OpenSSL's X509_get_signature_info, which reads PSS parameters.
+  const known = oid === RSASSA_PSS
+    ? { name: "RSASSA-PSS", hash: pssHash(params) }
+    : SIGNATURE_HASHES[oid];
   if (!known) fail(SCRAM_ERRORS.noSignatureAlgorithm);
   if (known.hash === null) fail(SCRAM_ERRORS.noDigest(known.name));
   return known.hash === "md5" || known.hash === "sha1" ? "sha256" : known.hash;

@@ -23,6 +23,7 @@ import {
   type ChannelBinding,
   chooseMechanism,
   gs2Header,
+  SCRAM_ERRORS,
   SCRAM_PLUS,
   type ScramExchange,
   scramExchange,
@@ -294,6 +295,7 @@ export class SessionSocket extends Duplex {
   }
 
   #saslInit(list: Buffer): void {
+    if (this.#scram) throw new InviteCodeError("connect", SCRAM_ERRORS.duplicate);
     const offered = list.toString("utf8").split("\0").filter((name) => name !== "");
     const tls = isTls(this.#raw);
     const binding = this.#settings.channelBinding;
