@@ -664,6 +664,13 @@ const MUTATIONS: Mutation[] = [
     tests: CONNECT,
   },
   {
+    name: "startup.ts: AuthenticationOk is taken before the server's SCRAM signature",
+    file: "src/connect/startup.ts",
+    from: "if (code === AUTH.ok && this.#scram && !this.#scram.done) {",
+    to: "if (false) {",
+    tests: ["test/scram_test.ts"],
+  },
+  {
     name: "startup.ts: a cancel request is taken for a startup packet",
     file: "src/connect/startup.ts",
     from: "if (packet.readInt32BE(4) === CANCEL_REQUEST_CODE) {",

@@ -289,3 +289,81 @@ export async function startStartingUpPeer(): Promise<{ port: number; close(): Pr
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A server that misbehaves in a SCRAM exchange, and what each client sent it. */
+export interface ScramPeer {
+  port: number;
+  /** Per connection: the mechanism the client answered with, or "none". */
+  answered: string[];
+  close(): Promise<void>;
+}
+
+function backendMessage(type: string, body: Uint8Array): Buffer {
+  const header = Buffer.alloc(5);
+  header.write(type, 0, "latin1");
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+}
+
+function authentication(code: number, data: Uint8Array = new Uint8Array()): Buffer {
+  const body = Buffer.alloc(4 + data.length);
+  body.writeInt32BE(code, 0);
+  body.set(data, 4);
+  return backendMessage("R", body);
+}
+
+/**
+ * A plaintext peer on 127.0.0.1 for SCRAM misbehaviour. `plusWithoutTls`
+ * offers SCRAM-SHA-256-PLUS over a connection without TLS (libpq refuses
+ * to answer); `okTooEarly` runs SCRAM-SHA-256 up to the client's proof and
+ * then says AuthenticationOk without proving that it knows the password.
+ *
+ * @param mode Which misbehaviour.
+ */
+export async function startScramPeer(mode: "plusWithoutTls" | "okTooEarly"): Promise<ScramPeer> {
+  const answered: string[] = [];
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    const index = answered.push("none") - 1;
+    let buffer: Buffer = Buffer.alloc(0);
+    let typed = false;
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (let next = takeMessage(buffer, typed); next; next = takeMessage(buffer, typed)) {
+        const [message, rest] = next;
+        buffer = rest;
+        if (!typed) {
+          if (message.readInt32BE(4) === SSL_REQUEST || message.readInt32BE(4) === GSS_REQUEST) {
+            socket.write("N");
+            continue;
+          }
+          typed = true;
+          const offered = mode === "plusWithoutTls"
+            ? "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"
+            : "SCRAM-SHA-256\0\0";
+          socket.write(authentication(10, Buffer.from(offered)));
+          continue;
+        }
+        if (message[0] !== 0x70 /* p */) continue;
+        if (answered[index] === "none") {
+          const end = message.indexOf(0, 5);
+          answered[index] = message.toString("utf8", 5, end);
+          const first = message.toString("utf8", end + 5);
+          const nonce = /r=([^,]*)/.exec(first)?.[1] ?? "";
+          const serverFirst = `r=${nonce}peer,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096`;
+          socket.write(authentication(11, Buffer.from(serverFirst)));
+        } else {
+          // No SASLFinal: straight to AuthenticationOk and ReadyForQuery.
+          socket.write(authentication(0));
+          socket.write(backendMessage("Z", Buffer.from("I")));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    answered,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -37,7 +37,9 @@ import { RUNTIME } from "../src/runtime.ts";
 import { freePort } from "../scripts/net.ts";
 import {
   type Peer,
+  type ScramPeer,
   startPasswordPeer,
+  startScramPeer,
   startStartingUpPeer,
   startTlsPeer,
   startTlsRelay,
@@ -71,6 +73,8 @@ interface World {
   relays: { other: TlsRelay; same: TlsRelay };
   /** A server that refuses every session with 57P03 (starting up). */
   startingUp: { port: number; close(): Promise<void> };
+  /** A plaintext peer that offers SCRAM-SHA-256-PLUS. */
+  plusPeer: ScramPeer;
 }
 
 type ServerState = "good" | "otherName" | "dnsOnly" | "expired" | "revoked" | "pss" | "off";
@@ -115,6 +119,8 @@ interface Case {
    * and GS2 flag every client must have chosen ("SCRAM-SHA-256-PLUS p").
    */
   chose?: string;
+  /** The plaintext peer offering SCRAM-SHA-256-PLUS must get no SASL answer from anyone. */
+  noSaslAnswer?: true;
 }
 
 const BOTH: readonly Oracle[] = [15, 17];
@@ -773,6 +779,13 @@ const CASES: Case[] = [
     name: "channel_binding=Require: values are case-sensitive",
     keywords: (w) => base(w, { channel_binding: "Require" }),
   },
+  {
+    name: "a server offering SCRAM-SHA-256-PLUS without TLS: refused, nothing answered",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", port: String(w.plusPeer.port), sslmode: "prefer" }),
+    toolWhy: /SCRAM-SHA-256-PLUS authentication over a non-SSL connection/,
+    noSaslAnswer: true,
+  },
   // 57P03: a server that is starting up sends libpq to the next host.
   {
     name: "a host list: the first is starting up (57P03), the second answers",
@@ -964,6 +977,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         ),
       },
       startingUp: await startStartingUpPeer(),
+      plusPeer: await startScramPeer("plusWithoutTls"),
     };
   });
 
@@ -974,6 +988,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     await world?.relays.other.close();
     await world?.relays.same.close();
     await world?.startingUp.close();
+    await world?.plusPeer.close();
     await admin?.end();
     await server?.stop();
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -1045,6 +1060,10 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         }
       }
       if (c.toolWhy) assert.match(tool.why ?? "", c.toolWhy);
+      if (c.noSaslAnswer) {
+        assert.ok(world.plusPeer.answered.length >= 3, "every client reached the peer");
+        assert.ok(world.plusPeer.answered.every((mechanism) => mechanism === "none"));
+      }
       if (c.silentTlsPeer) {
         // Give the last connection's bytes time to arrive before reading the counts.
         await new Promise((resolve) => setTimeout(resolve, 200));

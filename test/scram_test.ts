@@ -30,6 +30,7 @@ import {
 } from "../src/connect/scram.ts";
 import { SessionSocket, STARTUP_ERRORS } from "../src/connect/startup.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
+import { startScramPeer } from "../scripts/peer.ts";
 
 describe("SASLprep, as pg_saslprep", () => {
   // RFC 4013 section 3, and what PostgreSQL makes of each.
@@ -252,22 +253,22 @@ describe("SessionSocket against a real server", () => {
     await server?.stop();
   });
 
-  function connected(): Promise<Socket> {
+  function connected(port = server.port): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = tcpConnect({ host: "127.0.0.1", port: server.port });
+      const socket = tcpConnect({ host: "127.0.0.1", port });
       socket.once("connect", () => resolve(socket));
       socket.once("error", reject);
     });
   }
 
-  function client(password: string | undefined) {
+  function client(password: string | undefined, port = server.port) {
     const url = new URL(server.url);
     return postgres(
       {
         host: ["127.0.0.1"],
-        port: [server.port],
+        port: [port],
         socket: async () =>
-          new SessionSocket(await connected(), { password, channelBinding: "prefer" }),
+          new SessionSocket(await connected(port), { password, channelBinding: "prefer" }),
         username: decodeURIComponent(url.username),
         database: url.pathname.slice(1) || "postgres",
         ssl: false,
@@ -308,6 +309,18 @@ describe("SessionSocket against a real server", () => {
       await assert.rejects(sql`SELECT 1`, { message: STARTUP_ERRORS.noPassword });
     } finally {
       await sql.end({ timeout: 5 });
+    }
+  });
+
+  test("AuthenticationOk before the server proved it knows the password: refused", async () => {
+    const peer = await startScramPeer("okTooEarly");
+    const sql = client("any-password", peer.port);
+    try {
+      await assert.rejects(sql`SELECT 1`, { message: STARTUP_ERRORS.okTooEarly });
+      assert.deepEqual(peer.answered, ["SCRAM-SHA-256"]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await peer.close();
     }
   });
 });
