@@ -188,13 +188,17 @@ function takeMessage(buffer: Buffer, typed: boolean): [Buffer, Buffer] | null {
  * @param cert The certificate the relay shows clients (PEM).
  * @param key Its key (PEM).
  * @param upstream The real server's port.
+ * @param options `plainUpstream`: reach the server without TLS, so that it
+ *   offers no SCRAM-SHA-256-PLUS; `chosen`: a list to note choices in,
+ *   shared between relays.
  */
 export async function startTlsRelay(
   cert: Uint8Array,
   key: Uint8Array,
   upstream: number,
+  options: { plainUpstream?: boolean; chosen?: string[] } = {},
 ): Promise<TlsRelay> {
-  const chosen: string[] = [];
+  const chosen = options.chosen ?? [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
@@ -222,16 +226,14 @@ export async function startTlsRelay(
         sockets.delete(raw);
         client.destroy();
       });
-      raw.once("connect", () => raw.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
-      raw.once("data", () => {
-        const upstreamTls = connectTls({ socket: raw, rejectUnauthorized: false });
-        upstreamTls.on("error", () => client.destroy());
-        upstreamTls.on("data", (data: Buffer) => secured.write(data));
-        upstreamTls.on("end", () => secured.end());
+      const relay = (toServer: Socket) => {
+        toServer.on("error", () => client.destroy());
+        toServer.on("data", (data: Buffer) => secured.write(data));
+        toServer.on("end", () => secured.end());
         let pending: Buffer = Buffer.alloc(0);
         let typed = false;
         secured.on("data", (data: Buffer) => {
-          upstreamTls.write(data);
+          toServer.write(data);
           pending = Buffer.concat([pending, data]);
           for (let next = takeMessage(pending, typed); next; next = takeMessage(pending, typed)) {
             const [message, rest] = next;
@@ -244,8 +246,14 @@ export async function startTlsRelay(
             typed = true;
           }
         });
-        secured.on("end", () => upstreamTls.end());
-      });
+        secured.on("end", () => toServer.end());
+      };
+      if (options.plainUpstream) {
+        raw.once("connect", () => relay(raw));
+        return;
+      }
+      raw.once("connect", () => raw.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+      raw.once("data", () => relay(connectTls({ socket: raw, rejectUnauthorized: false })));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));

@@ -68,9 +68,11 @@ interface World {
   hashedCaDir: string;
   /**
    * Relays that end TLS in front of the real server: `other` shows another
-   * certificate from the same CA (named other.invalid), `same` the server's own.
+   * certificate from the same CA (named other.invalid), `same` the server's
+   * own, `plain` the server's own but reaches it without TLS (so the server
+   * offers no SCRAM-SHA-256-PLUS). `same` and `plain` note choices in one list.
    */
-  relays: { other: TlsRelay; same: TlsRelay };
+  relays: { other: TlsRelay; same: TlsRelay; plain: TlsRelay };
   /** A server that refuses every session with 57P03 (starting up). */
   startingUp: { port: number; close(): Promise<void> };
   /** A plaintext peer that offers SCRAM-SHA-256-PLUS. */
@@ -739,6 +741,19 @@ const CASES: Case[] = [
     server: "pss",
     keywords: (w) => base(w, { sslmode: "require", channel_binding: "require" }),
   },
+  ...(["prefer", "require"] as const).map((binding): Case => ({
+    name: `channel_binding=${binding}, TLS on, a server that offers no SCRAM-SHA-256-PLUS`,
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.plain.port),
+        sslmode: "require",
+        channel_binding: binding,
+      }),
+    ...(binding === "prefer"
+      ? { chose: "SCRAM-SHA-256 y" }
+      : { toolWhy: /^channel binding is required, but server did not offer/ }),
+  })),
   {
     name: "channel_binding=require against the real server over TLS",
     keywords: (w) =>
@@ -873,15 +888,16 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     const certs = makeCertificates("certuser");
     scratch.push(certs.dir);
     // Signed with RSASSA-PSS over SHA-384: tls-server-end-point hashes with
-    // the digest in the signature's parameters.
+    // the digest in the signature's parameters. An RSA key (Deno's TLS takes
+    // no RSA-PSS key), signed with PSS padding.
     const pss = spawnSync("openssl", [
       "req",
       "-x509",
       "-newkey",
-      "rsa-pss",
-      "-pkeyopt",
-      "rsa_keygen_bits:2048",
+      "rsa:2048",
       "-sha384",
+      "-sigopt",
+      "rsa_padding_mode:pss",
       "-nodes",
       "-keyout",
       join(certs.dir, "pss.key"),
@@ -951,6 +967,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       encoding: "utf8",
     }).stdout.trim();
     writeFileSync(join(hashedCaDir, `${hash}.0`), readFileSync(certs.ca));
+    const chosen: string[] = [];
     world = {
       certs,
       pg: server.port,
@@ -974,6 +991,13 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
           readFileSync(certs.serverCert),
           readFileSync(certs.serverKey),
           server.port,
+          { chosen },
+        ),
+        plain: await startTlsRelay(
+          readFileSync(certs.serverCert),
+          readFileSync(certs.serverKey),
+          server.port,
+          { chosen, plainUpstream: true },
         ),
       },
       startingUp: await startStartingUpPeer(),
@@ -987,6 +1011,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     await world?.tlsPeer.close();
     await world?.relays.other.close();
     await world?.relays.same.close();
+    await world?.relays.plain.close();
     await world?.startingUp.close();
     await world?.plusPeer.close();
     await admin?.end();
