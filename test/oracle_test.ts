@@ -33,6 +33,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
+import { STARTUP_ERRORS } from "../src/connect/startup.ts";
 import { RUNTIME } from "../src/runtime.ts";
 import { freePort } from "../scripts/net.ts";
 import {
@@ -49,7 +50,7 @@ import {
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
 import { canMountHome, type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
-import { type SilentListener, silentListener } from "./helpers.ts";
+import { literal, type SilentListener, silentListener } from "./helpers.ts";
 
 /** The servers and files a case's keywords may name. */
 interface World {
@@ -767,7 +768,13 @@ const CASES: Case[] = [
     (["require", "prefer"] as const).map((binding): Case => ({
       name: `channel_binding=${binding}, ${what}, TLS on`,
       keywords: (w) => base(w, { user, password, sslmode: "require", channel_binding: binding }),
-      ...(binding === "require" ? { toolWhy: /^channel binding required/ } : {}),
+      ...(binding === "require"
+        ? {
+          toolWhy: literal(
+            user === "trustuser" ? STARTUP_ERRORS.notBound : STARTUP_ERRORS.bindingNotSupported,
+          ),
+        }
+        : {}),
     }))
   ),
   {
@@ -789,6 +796,7 @@ const CASES: Case[] = [
     name: "channel_binding=require at a peer asking for a cleartext password: none is sent",
     keywords: (w) => atPeer(w, { password: "binding-pw-4T", channel_binding: "require" }),
     peer: true,
+    toolWhy: literal(STARTUP_ERRORS.bindingNotSupported),
   },
   {
     name: "channel_binding=Require: values are case-sensitive",
