@@ -335,7 +335,13 @@ export async function startScramPeer(mode: "plusWithoutTls" | "okTooEarly"): Pro
     const index = answered.push("none") - 1;
     let buffer: Buffer = Buffer.alloc(0);
     let typed = false;
+    let saidOk = false;
     socket.on("data", (chunk: Buffer) => {
+      // A client that took the early AuthenticationOk gets its query's connection closed.
+      if (saidOk) {
+        socket.destroy();
+        return;
+      }
       buffer = Buffer.concat([buffer, chunk]);
       for (let next = takeMessage(buffer, typed); next; next = takeMessage(buffer, typed)) {
         const [message, rest] = next;
@@ -364,6 +370,7 @@ export async function startScramPeer(mode: "plusWithoutTls" | "okTooEarly"): Pro
           // No SASLFinal: straight to AuthenticationOk and ReadyForQuery.
           socket.write(authentication(0));
           socket.write(backendMessage("Z", Buffer.from("I")));
+          saidOk = true;
         }
       }
     });
