@@ -5,7 +5,9 @@
  * and sends query parameters it does not know to the server as settings.
  * Instead it gets a `socket` function that reaches the first endpoint that
  * answers, over TCP or a Unix socket, negotiates TLS the libpq way
- * (`tls.ts`), and hands back a connected socket. The rotation over hosts,
+ * (`tls.ts`), and hands back a connected socket on which the authentication
+ * is carried out the libpq way too, channel binding included (`startup.ts`);
+ * postgres.js never sees a password. The rotation over hosts,
  * with `target_session_attrs` and `load_balance_hosts`, lives here and only
  * here: the dialect reports what each new session's server says of itself
  * (`admit`), and the connector decides, as libpq's `PQconnectPoll` does,
