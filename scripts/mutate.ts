@@ -671,13 +671,6 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/scram_test.ts"],
   },
   {
-    name: "startup.ts: a cancel request is taken for a startup packet",
-    file: "src/connect/startup.ts",
-    from: "if (packet.readInt32BE(4) === CANCEL_REQUEST_CODE) {",
-    to: "if (false) {",
-    tests: ["test/scram_test.ts"],
-  },
-  {
     name: "startup.ts: MD5 is salted with nothing",
     file: "src/connect/startup.ts",
     from: "body.subarray(4, 8)",
