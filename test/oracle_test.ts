@@ -33,20 +33,26 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
+import { STARTUP_ERRORS } from "../src/connect/startup.ts";
 import { RUNTIME } from "../src/runtime.ts";
 import { freePort } from "../scripts/net.ts";
 import {
   type Peer,
+  type ScramPeer,
   type SniPeer,
   startPasswordPeer,
+  startScramPeer,
   startSniPeer,
+  startStartingUpPeer,
   startTlsPeer,
+  startTlsRelay,
   type TlsPeer,
+  type TlsRelay,
 } from "../scripts/peer.ts";
 import { startEmbeddedPostgres, type TestServer } from "../scripts/postgres.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
 import { canMountHome, type Oracle, oracleMissing, psqlVerdict, toolVerdict } from "./oracle.ts";
-import { type SilentListener, silentListener } from "./helpers.ts";
+import { literal, type SilentListener, silentListener } from "./helpers.ts";
 
 /** The servers and files a case's keywords may name. */
 interface World {
@@ -65,6 +71,17 @@ interface World {
   hashedCaDir: string;
   /** Records the SNI of each ClientHello. */
   sniPeer: SniPeer;
+  /**
+   * Relays that end TLS in front of the real server: `other` shows another
+   * certificate from the same CA (named other.invalid), `same` the server's
+   * own, `plain` the server's own but reaches it without TLS (so the server
+   * offers no SCRAM-SHA-256-PLUS). `same` and `plain` note choices in one list.
+   */
+  relays: { other: TlsRelay; same: TlsRelay; plain: TlsRelay };
+  /** A server that refuses every session with 57P03 (starting up). */
+  startingUp: { port: number; close(): Promise<void> };
+  /** A plaintext peer that offers SCRAM-SHA-256-PLUS. */
+  plusPeer: ScramPeer;
 }
 
 type ServerState =
@@ -73,6 +90,7 @@ type ServerState =
   | "dnsOnly"
   | "expired"
   | "revoked"
+  | "pss"
   | "off"
   | NameCheckState
   | "chained";
@@ -126,6 +144,13 @@ interface Case {
   silentHost?: true;
   /** The case reaches the SNI peer: both clients must send the same server name, or none. */
   sni?: true;
+  /**
+   * Through the relay with the server's own certificate: the SASL mechanism
+   * and GS2 flag every client must have chosen ("SCRAM-SHA-256-PLUS p").
+   */
+  chose?: string;
+  /** The plaintext peer offering SCRAM-SHA-256-PLUS must get no SASL answer from anyone. */
+  noSaslAnswer?: true;
 }
 
 const BOTH: readonly Oracle[] = [15, 17];
@@ -134,6 +159,9 @@ const V17: readonly Oracle[] = [17];
 const PASSWORD = "oracle-pw-7Q";
 const SSL_ONLY_PASSWORD = "sslonly-pw-3K";
 const PLAIN_ONLY_PASSWORD = "plainonly-pw-5M";
+/** Roles that the server authenticates with md5, a cleartext password, or not at all. */
+const MD5_PASSWORD = "md5-pw-8R";
+const CLEARTEXT_PASSWORD = "cleartext-pw-2W";
 
 /** The real server, by name, with the password and database of the `oracle` role. */
 const base = (w: World, extra: Record<string, string> = {}) => ({
@@ -988,6 +1016,154 @@ const CASES: Case[] = [
     oracles: V17,
     keywords: (w) => atSniPeer(w, { sslnegotiation: "direct", sslsni: "0" }),
   },
+  // Channel binding (libpq's channel_binding; SCRAM-SHA-256-PLUS with tls-server-end-point).
+  {
+    name: "a relay ending TLS with another certificate, sslmode=require: channel binding tells",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", port: String(w.relays.other.port), sslmode: "require" }),
+    toolWhy: /channel binding check failed/,
+  },
+  {
+    name: "a relay ending TLS with another certificate from the same CA, sslmode=verify-ca",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.other.port),
+        sslmode: "verify-ca",
+        sslrootcert: w.certs.ca,
+      }),
+    toolWhy: /channel binding check failed/,
+  },
+  {
+    name: "a relay ending TLS with another certificate, channel_binding=disable: it gets in",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.other.port),
+        sslmode: "require",
+        channel_binding: "disable",
+      }),
+  },
+  ...(["prefer", "require"] as const).map((binding): Case => ({
+    name: `channel_binding=${binding}, TLS on: SCRAM-SHA-256-PLUS, bound to the certificate`,
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.same.port),
+        sslmode: "require",
+        channel_binding: binding,
+      }),
+    chose: "SCRAM-SHA-256-PLUS p",
+  })),
+  {
+    name: "channel_binding=disable, TLS on: plain SCRAM-SHA-256, no binding claimed",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.same.port),
+        sslmode: "require",
+        channel_binding: "disable",
+      }),
+    chose: "SCRAM-SHA-256 n",
+  },
+  {
+    name: "channel_binding=require, a server certificate signed with RSASSA-PSS (SHA-384)",
+    server: "pss",
+    keywords: (w) => base(w, { sslmode: "require", channel_binding: "require" }),
+  },
+  ...(["prefer", "require"] as const).map((binding): Case => ({
+    name: `channel_binding=${binding}, TLS on, a server that offers no SCRAM-SHA-256-PLUS`,
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1",
+        port: String(w.relays.plain.port),
+        sslmode: "require",
+        channel_binding: binding,
+      }),
+    ...(binding === "prefer"
+      ? { chose: "SCRAM-SHA-256 y" }
+      : { toolWhy: /^channel binding is required, but server did not offer/ }),
+  })),
+  {
+    name: "channel_binding=require against the real server over TLS",
+    keywords: (w) =>
+      base(w, { sslmode: "verify-full", sslrootcert: w.certs.ca, channel_binding: "require" }),
+  },
+  ...([
+    ["md5user", MD5_PASSWORD, "an md5 role"],
+    ["cleartextuser", CLEARTEXT_PASSWORD, "a cleartext-password role"],
+    ["trustuser", "", "a trusted role (no authentication)"],
+  ] as const).flatMap(([user, password, what]): Case[] =>
+    (["require", "prefer"] as const).map((binding): Case => ({
+      name: `channel_binding=${binding}, ${what}, TLS on`,
+      keywords: (w) => base(w, { user, password, sslmode: "require", channel_binding: binding }),
+      ...(binding === "require"
+        ? {
+          toolWhy: literal(
+            user === "trustuser" ? STARTUP_ERRORS.notBound : STARTUP_ERRORS.bindingNotSupported,
+          ),
+        }
+        : {}),
+    }))
+  ),
+  {
+    name: "channel_binding=require over a Unix socket",
+    keywords: (w) => base(w, { host: w.socketDir, channel_binding: "require" }),
+    toolWhy: /^channel binding required, but SSL not in use$/,
+  },
+  {
+    name: "channel_binding=require with sslmode=disable",
+    keywords: (w) => base(w, { sslmode: "disable", channel_binding: "require" }),
+    toolWhy: /^channel binding required, but SSL not in use$/,
+  },
+  {
+    name: "channel_binding=require, TLS off at the server",
+    server: "off",
+    keywords: (w) => base(w, { sslmode: "prefer", channel_binding: "require" }),
+  },
+  {
+    name: "channel_binding=require at a peer asking for a cleartext password: none is sent",
+    keywords: (w) => atPeer(w, { password: "binding-pw-4T", channel_binding: "require" }),
+    peer: true,
+    toolWhy: literal(STARTUP_ERRORS.bindingNotSupported),
+  },
+  {
+    name: "channel_binding=Require: values are case-sensitive",
+    keywords: (w) => base(w, { channel_binding: "Require" }),
+  },
+  {
+    name: "a server offering SCRAM-SHA-256-PLUS without TLS: refused, nothing answered",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", port: String(w.plusPeer.port), sslmode: "prefer" }),
+    toolWhy: /SCRAM-SHA-256-PLUS authentication over a non-SSL connection/,
+    noSaslAnswer: true,
+  },
+  // 57P03: a server that is starting up sends libpq to the next host.
+  {
+    name: "a host list: the first is starting up (57P03), the second answers",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1,127.0.0.1",
+        port: `${w.startingUp.port},${w.pg}`,
+        sslmode: "disable",
+      }),
+  },
+  {
+    name: "a host list: the server, then one starting up, with target_session_attrs=standby",
+    keywords: (w) =>
+      base(w, {
+        host: "127.0.0.1,127.0.0.1",
+        port: `${w.pg},${w.startingUp.port}`,
+        sslmode: "disable",
+        target_session_attrs: "standby",
+      }),
+  },
+  {
+    name: "one host, starting up (57P03): refused",
+    keywords: (w) =>
+      base(w, { host: "127.0.0.1", port: String(w.startingUp.port), sslmode: "disable" }),
+    toolWhy: /starting up/,
+  },
 ];
 
 let world: World;
@@ -1048,6 +1224,30 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     if (missing) return;
     const certs = makeCertificates("certuser");
     scratch.push(certs.dir);
+    // Signed with RSASSA-PSS over SHA-384: tls-server-end-point hashes with
+    // the digest in the signature's parameters. An RSA key (Deno's TLS takes
+    // no RSA-PSS key), signed with PSS padding.
+    const pss = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-sha384",
+      "-sigopt",
+      "rsa_padding_mode:pss",
+      "-nodes",
+      "-keyout",
+      join(certs.dir, "pss.key"),
+      "-out",
+      join(certs.dir, "pss.crt"),
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ], { encoding: "utf8" });
+    assert.equal(pss.status, 0, pss.stderr);
     server = await startEmbeddedPostgres({
       listen: ["127.0.0.1", "::1"],
       socket: true,
@@ -1069,9 +1269,14 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
             [`${state}.key`, certs[state].key],
           ]),
         ),
+        "pss.crt": join(certs.dir, "pss.crt"),
+        "pss.key": join(certs.dir, "pss.key"),
       },
       hba: [
         "local all all scram-sha-256",
+        "host all md5user all md5",
+        "host all cleartextuser all password",
+        "host all trustuser all trust",
         "hostssl all certuser 127.0.0.1/32 cert",
         "hostssl all certuser ::1/128 cert",
         "hostssl all sslonly all scram-sha-256",
@@ -1093,6 +1298,12 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     ) {
       await admin.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
     }
+    await admin.unsafe(`CREATE ROLE cleartextuser LOGIN PASSWORD '${CLEARTEXT_PASSWORD}'`);
+    await admin.unsafe("CREATE ROLE trustuser LOGIN");
+    // An md5 rule with a SCRAM secret would run SCRAM: this role keeps an md5 secret.
+    await admin.unsafe("SET password_encryption = 'md5'");
+    await admin.unsafe(`CREATE ROLE md5user LOGIN PASSWORD '${MD5_PASSWORD}'`);
+    await admin.unsafe("RESET password_encryption");
     const peerSocketDir = mkdtempSync(join(tmpdir(), "invite-code-peer-"));
     scratch.push(peerSocketDir);
     const hashedCaDir = mkdtempSync(join(tmpdir(), "invite-code-cadir-"));
@@ -1101,6 +1312,7 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       encoding: "utf8",
     }).stdout.trim();
     writeFileSync(join(hashedCaDir, `${hash}.0`), readFileSync(certs.ca));
+    const chosen: string[] = [];
     world = {
       certs,
       pg: server.port,
@@ -1115,6 +1327,27 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       silent: await silentListener(),
       hashedCaDir,
       sniPeer: await startSniPeer(),
+      relays: {
+        other: await startTlsRelay(
+          readFileSync(certs.otherName.cert),
+          readFileSync(certs.otherName.key),
+          server.port,
+        ),
+        same: await startTlsRelay(
+          readFileSync(certs.serverCert),
+          readFileSync(certs.serverKey),
+          server.port,
+          { chosen },
+        ),
+        plain: await startTlsRelay(
+          readFileSync(certs.serverCert),
+          readFileSync(certs.serverKey),
+          server.port,
+          { chosen, plainUpstream: true },
+        ),
+      },
+      startingUp: await startStartingUpPeer(),
+      plusPeer: await startScramPeer("plusWithoutTls"),
     };
   });
 
@@ -1123,6 +1356,11 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
     await world?.sniPeer.close();
     await world?.peer.close();
     await world?.tlsPeer.close();
+    await world?.relays.other.close();
+    await world?.relays.same.close();
+    await world?.relays.plain.close();
+    await world?.startingUp.close();
+    await world?.plusPeer.close();
     await admin?.end();
     await server?.stop();
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -1149,18 +1387,22 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
       const toolStarted = Date.now();
       const silentBefore = world.silent.accepted.length;
       const sniBefore = world.sniPeer.servernames.length;
+      const chosenBefore = world.relays.same.chosen.length;
       const tool = await toolVerdict(keywords, env, home);
       const toolSni = world.sniPeer.servernames.slice(sniBefore);
       const toolMs = Date.now() - toolStarted;
       const toolSilent = world.silent.accepted.length - silentBefore;
       const toolArrivals = world.peer.arrivals.slice(before);
+      const toolChose = world.relays.same.chosen.slice(chosenBefore);
       for (const version of c.oracles ?? BOTH) {
         const start = world.peer.arrivals.length;
         const sniStart = world.sniPeer.servernames.length;
         const libpqStarted = Date.now();
         const libpqSilentBefore = world.silent.accepted.length;
+        const chosenStart = world.relays.same.chosen.length;
         const libpq = await psqlVerdict(version, keywords, env, home);
         const libpqMs = Date.now() - libpqStarted;
+        const libpqChose = world.relays.same.chosen.slice(chosenStart);
         if (c.silentHost) {
           assert.ok(libpqMs >= 950, `libpq ${version} took ${libpqMs} ms`);
           assert.ok(toolMs >= 950, `the tool took ${toolMs} ms`);
@@ -1185,6 +1427,10 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
           assert.ok(libpqSni.length > 0, `libpq ${version} reached the SNI peer`);
           assert.deepEqual(toolSni, libpqSni, `the same server name, or none, was sent; ${say}`);
         }
+        if (c.chose) {
+          assert.deepEqual(libpqChose, [c.chose], `libpq ${version} through the relay`);
+          assert.deepEqual(toolChose, [c.chose], "the tool through the relay");
+        }
         if (c.peer) {
           assert.deepEqual(
             toolArrivals.map((a) => a.password ?? null),
@@ -1194,6 +1440,10 @@ describe("libpq as the oracle: psql and the tool agree, case by case", () => {
         }
       }
       if (c.toolWhy) assert.match(tool.why ?? "", c.toolWhy);
+      if (c.noSaslAnswer) {
+        assert.ok(world.plusPeer.answered.length >= 3, "every client reached the peer");
+        assert.ok(world.plusPeer.answered.every((mechanism) => mechanism === "none"));
+      }
       if (c.silentTlsPeer) {
         // Give the last connection's bytes time to arrive before reading the counts.
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -5,7 +5,9 @@
  * and sends query parameters it does not know to the server as settings.
  * Instead it gets a `socket` function that reaches the first endpoint that
  * answers, over TCP or a Unix socket, negotiates TLS the libpq way
- * (`tls.ts`), and hands back a connected socket. The rotation over hosts,
+ * (`tls.ts`), and hands back a connected socket on which the authentication
+ * is carried out the libpq way too, channel binding included (`startup.ts`);
+ * postgres.js never sees a password. The rotation over hosts,
  * with `target_session_attrs` and `load_balance_hosts`, lives here and only
  * here: the dialect reports what each new session's server says of itself
  * (`admit`), and the connector decides, as libpq's `PQconnectPoll` does,
@@ -28,9 +30,14 @@ import {
   sslMode,
 } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
+import type { ChannelBinding } from "./scram.ts";
+import { SessionSocket, StartupError } from "./startup.ts";
 import { type Negotiation, NoTlsError, secure, type TlsOptions, tlsOptions } from "./tls.ts";
 
-const SQLSTATE_NO_HBA_ENTRY = /no pg_hba\.conf entry|SSL off|no encryption|SSL encryption/;
+/** invalid_authorization_specification: among others, a `pg_hba.conf` rule refused the session. */
+const SQLSTATE_NO_HBA_ENTRY = "28000";
+/** cannot_connect_now: "the database system is starting up"; libpq tries the next host. */
+const SQLSTATE_CANNOT_CONNECT_NOW = "57P03";
 
 /** libpq's `target_session_attrs` values. */
 export type SessionAttrs =
@@ -92,8 +99,6 @@ export function sessionMismatch(
 /** postgres.js options derived from the keywords; see `connector`. */
 export interface DriverOptions {
   username: string;
-  /** The password for the host of the latest socket (each host has its own from ~/.pgpass). */
-  password: () => string | Promise<string>;
   database: string;
   /** Seconds; postgres.js's own bound on the startup exchange. */
   connectTimeoutSeconds: number;
@@ -149,10 +154,10 @@ export function driverOptions(
     deadline,
     negotiation: conninfo.sslnegotiation === "direct" ? "direct" : "postgres",
     attrs: (conninfo.target_session_attrs ?? "any") as SessionAttrs,
+    channelBinding: (conninfo.channel_binding ?? "prefer") as ChannelBinding,
   });
   return {
     username,
-    password: connect.password,
     database,
     // A backstop behind the connector's own bound on each host's attempt.
     connectTimeoutSeconds: Number.isFinite(perAttemptMs) ? perAttemptMs / 1000 + 1 : 30,
@@ -175,14 +180,12 @@ function shuffle<T>(list: T[]): void {
 
 /** Connects postgres.js to the target the libpq way. */
 export interface Connector {
-  /** postgres.js's `socket` option: a connected (and, where due, encrypted) socket. */
-  socket(): Promise<Socket | TLSSocket>;
   /**
-   * postgres.js's `password` option: the password for the host of the latest
-   * socket. With none, that socket is closed with libpq's "no password
-   * supplied" and nothing is sent.
+   * postgres.js's `socket` option: a connected (and, where due, encrypted)
+   * socket on which the connector itself authenticates, with the password
+   * for that host and libpq's channel binding (`startup.ts`).
    */
-  password(): string | Promise<string>;
+  socket(): Promise<SessionSocket>;
   /**
    * A new session's server said what it is: true to keep it; false when
    * `target_session_attrs` rejects it, and the next socket goes to the next
@@ -198,8 +201,9 @@ export interface Connector {
   retryOtherWay(error: unknown): boolean;
   /**
    * After a failed connection: whether its host ran out of connect_timeout
-   * before its session answered, with another host left, which libpq then
-   * tries. Throws the `connect` error naming every host when none is left.
+   * before its session answered, or said it is starting up (57P03), with
+   * another host left, which libpq then tries. Throws the `connect` error
+   * naming every host when none is left.
    */
   movedOn(): boolean;
   /**
@@ -220,6 +224,7 @@ interface ConnectorSettings {
   deadline: () => number;
   negotiation: Negotiation;
   attrs: SessionAttrs;
+  channelBinding: ChannelBinding;
 }
 
 function connector(
@@ -237,6 +242,7 @@ function connector(
   let pass: 1 | 2 = 1;
   let failures: string[] = [];
   let current: number | undefined;
+  /** The latest host's own socket, under the session wrapper postgres.js gets. */
   let latest: Socket | TLSSocket | undefined;
   const open = new Set<Socket | TLSSocket>();
   /** Sockets whose session answered: their close is no connection failure. */
@@ -244,6 +250,7 @@ function connector(
   // connect_timeout bounds a host's whole attempt, up to its session's answer.
   let sessionTimer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
+  let startingUp = false;
 
   function answered(): void {
     clearTimeout(sessionTimer);
@@ -322,7 +329,16 @@ function connector(
             sessionTimer = timer;
             socket.once("close", () => clearTimeout(timer));
           }
-          return socket;
+          startingUp = false;
+          return new SessionSocket(socket, {
+            password: passwords[index],
+            channelBinding: settings.channelBinding,
+            onRefused(error) {
+              if (error.code !== SQLSTATE_CANNOT_CONNECT_NOW) return;
+              startingUp = true;
+              failures.push(`${endpoint.label}: ${error.message}`);
+            },
+          });
         } catch (error) {
           // The runtime forbade it (Deno without --allow-net): no host would do better.
           if (isPermissionError(error)) {
@@ -344,13 +360,6 @@ function connector(
         }
       }
     },
-    password() {
-      const password = current === undefined ? undefined : passwords[current];
-      if (password) return password;
-      // As libpq: no password (or an empty one) is never sent; the attempt ends here.
-      latest?.destroy(new InviteCodeError("connect", "fe_sendauth: no password supplied"));
-      return new Promise<string>(() => {});
-    },
     admit(state) {
       answered();
       if (latest) admitted.add(latest);
@@ -366,8 +375,9 @@ function connector(
       return false;
     },
     retryOtherWay(error) {
-      const message = errorMessage(error);
-      if (switched || !SQLSTATE_NO_HBA_ENTRY.test(message)) return false;
+      if (switched || !(error instanceof StartupError && error.code === SQLSTATE_NO_HBA_ENTRY)) {
+        return false;
+      }
       if (mode !== "allow" && mode !== "prefer") return false;
       switched = true;
       tlsFirst = !tlsFirst;
@@ -375,8 +385,9 @@ function connector(
       return true;
     },
     movedOn() {
-      if (!timedOut) return false;
+      if (!timedOut && !startingUp) return false;
       timedOut = false;
+      startingUp = false;
       if (queue.length === 0) exhausted();
       return true;
     },

@@ -155,8 +155,6 @@ const KEYWORDS: Record<string, Keyword> = {
     handling: "use",
     env: "PGCHANNELBINDING",
     values: ["disable", "prefer", "require"],
-    refused: ["require"],
-    why: "SCRAM channel binding is not available to this tool",
   },
   client_encoding: { handling: "ignore", env: "PGCLIENTENCODING" },
   require_auth: {

@@ -59,7 +59,6 @@ interface DriverSettings {
   port: number[];
   socket: () => Promise<unknown>;
   username: string;
-  password: () => string | Promise<string>;
   database: string;
   ssl: false;
   max: number;
@@ -249,7 +248,6 @@ export function openPostgres(
         port: [5432],
         socket: driver.connector.socket,
         username: driver.username,
-        password: driver.password,
         database: driver.database,
         ssl: false,
         // One connection: every caller runs one transaction at a time.
