@@ -141,6 +141,43 @@ for (const [dialect, open] of FIXTURES) {
       });
     }
 
+    for (const index of ["no index", "a plain index"]) {
+      test(`without a unique index (${index}), one atomic repair of more users than a chunk holds: the second chunk never reuses the first one's codes`, async () => {
+        await db.seed({ users: 40, missing: 25, unique: false });
+        if (index !== "no index") {
+          await db.exec(`CREATE INDEX user_invite_code_plain ON "user" (invite_code)`);
+        }
+        // The second chunk is offered the very candidates the first one drew:
+        // only the repair's own record of the codes it gave can turn them down.
+        const random = crypto.getRandomValues;
+        let first: Uint8Array | undefined;
+        let replayed = 0;
+        crypto.getRandomValues = (<T extends ArrayBufferView | null>(bytes: T): T => {
+          const view = new Uint8Array(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength);
+          if (!first) {
+            random.call(crypto, view);
+            first = view.slice();
+          } else if (replayed === 0 && view.length === first.length) {
+            view.set(first);
+            replayed++;
+          } else {
+            random.call(crypto, view);
+          }
+          return bytes;
+        }) as typeof crypto.getRandomValues;
+        const logged: string[] = [];
+        const report = await repair({
+          env: db.env,
+          chunkSize: 10,
+          log: (line) => logged.push(line),
+        }).finally(() => (crypto.getRandomValues = random));
+        assert.equal(replayed, 1, "the second chunk was offered the first chunk's candidates");
+        assert.equal(report.status, "repaired", logged.join("\n"));
+        assert.deepEqual(logged, [LOG.found(25), LOG.success(25)]);
+        assertAllUnique(await db.rows());
+      });
+    }
+
     // PostgreSQL only: SQLite draws distinct codes per batch, which a
     // constant draw never gives.
     if (dialect === "postgres") {
