@@ -4,7 +4,7 @@
  * password.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { join } from "node:path";
@@ -293,6 +293,59 @@ describe("a table locked by another transaction", () => {
     }
     assert.equal((await lite.rows()).filter((r) => isMissing(r.code)).length, 10);
   });
+});
+
+/** Every variable the repair reads to find its database, each set but empty. */
+const EMPTY_DATABASE_SETTINGS = Object.fromEntries(
+  [
+    "DATABASE_URL",
+    "DATABASE_TYPE",
+    "DATABASE_USER",
+    "DATABASE_PASSWORD",
+    "DATABASE_HOST",
+    "DATABASE_PORT",
+    "DATABASE_NAME",
+    "DATABASE_SCHEMA",
+    "DATA_DIR",
+  ].map((name) => [name, ""]),
+);
+
+test("every database setting of the repair set but empty is its default: ./data/webui.db", async () => {
+  const cwd = mkdtempSync(join(tmpdir(), "invite-code-empty-"));
+  try {
+    mkdirSync(join(cwd, "data"));
+    const file = new DatabaseSync(join(cwd, "data", "webui.db"));
+    file.exec(createUserTableSql({ users: 4, missing: 3 }));
+    file.exec(seedUsersSql({ users: 4, missing: 3 }, SQLITE_SEED));
+    file.close();
+    const result = await cli([], EMPTY_DATABASE_SETTINGS, { cwd });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(lines(result.stdout), [LOG.found(3), LOG.success(3)]);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test("PostgreSQL from DATABASE_* parts with DATABASE_URL and DATABASE_SCHEMA empty: the current schema", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 4, missing: 3 });
+    const url = new URL(db.env.DATABASE_URL);
+    const parts = {
+      ...EMPTY_DATABASE_SETTINGS,
+      DATABASE_TYPE: "postgresql",
+      DATABASE_USER: decodeURIComponent(url.username),
+      DATABASE_PASSWORD: decodeURIComponent(url.password),
+      DATABASE_HOST: url.hostname,
+      DATABASE_PORT: url.port,
+      DATABASE_NAME: url.pathname.slice(1),
+    };
+    const result = await cli([], parts);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(lines(result.stdout), [LOG.found(3), LOG.success(3)]);
+  } finally {
+    await db.close();
+  }
 });
 
 test("SQLite: paths are shown absolute, and a file named like a URI is opened as a file", async () => {

@@ -184,6 +184,29 @@ describe("start.sh and the probe", () => {
     assert.equal(alive, false, "the probe exited with the app");
   });
 
+  test("start.sh's own settings set but empty are their defaults: a capable runtime, no migration, no flags, no probe beside the app", async () => {
+    await db.seed({ users: 5, missing: 2 });
+    const empty = Object.fromEntries(
+      [
+        "INVITE_CODE_RUNTIME",
+        "INVITE_CODE_FLAGS",
+        "MIGRATE_CMD",
+        "HEALTH_PORT",
+        "NODE_COMPILE_CACHE",
+      ]
+        .map((name) => [name, ""]),
+    );
+    const output = await startAndStop({ ...db.env, ...empty });
+    assert.match(output[0], /^Using (deno|node) v?\d+\.\d+\.\d+ for invite codes$/);
+    assert.deepEqual(output.slice(1), [
+      "Checking for users without invite codes...",
+      LOG.found(2),
+      LOG.success(2),
+      APP_LINE,
+      "app got SIGTERM",
+    ]);
+  });
+
   test("an unknown INVITE_CODE_RUNTIME: one line, exit 2", async () => {
     const running = launch("sh", [START], { env: { INVITE_CODE_RUNTIME: "bun" } });
     assert.equal(await running.exited, 2);
