@@ -97,7 +97,8 @@ export function probeSettings(env: Env): ProbeSettings {
       `HEALTH_HOST must be a host name or address, got ${JSON.stringify(host.slice(0, 40))}`,
     );
   }
-  const details = env.HEALTH_DETAILS ?? "0";
+  // Empty is unset, as for every setting: compose passes ${HEALTH_DETAILS:-} as "".
+  const details = env.HEALTH_DETAILS || "0";
   if (details !== "0" && details !== "1") {
     throw new RangeError(
       `HEALTH_DETAILS must be 0 or 1, got ${JSON.stringify(details.slice(0, 40))}`,

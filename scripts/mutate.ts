@@ -92,6 +92,20 @@ const MUTATIONS: Mutation[] = [
     to: "",
     tests: PROBE,
   },
+  {
+    name: "health.ts: an empty HEALTH_DETAILS is an error, not its default",
+    file: "health.ts",
+    from: 'const details = env.HEALTH_DETAILS || "0";',
+    to: 'const details = env.HEALTH_DETAILS ?? "0";',
+    tests: PROBE,
+  },
+  {
+    name: "health.ts: the probe listens on loopback alone by default",
+    file: "health.ts",
+    from: 'const host = env.HEALTH_HOST || "0.0.0.0";',
+    to: 'const host = env.HEALTH_HOST || "127.0.0.1";',
+    tests: PROBE,
+  },
   // start.sh
   {
     name: "start.sh: the repair's failure ends the start",
@@ -165,6 +179,34 @@ const MUTATIONS: Mutation[] = [
     to: 'skipped: count("skipped") + count("todo"),',
     tests: ["test/runner_test.ts"],
   },
+  {
+    name: "start.sh: a version at the minimum is refused",
+    file: "start.sh",
+    from: '[ "$major" -eq "$2" ] && [ "$minor" -ge "$3" ]',
+    to: '[ "$major" -eq "$2" ] && [ "$minor" -gt "$3" ]',
+    tests: ["test/start_test.ts"],
+  },
+  {
+    name: "start.sh: the minimum Deno is 2.1",
+    file: "start.sh",
+    from: "sed -n '1s/^deno \\([0-9.]*\\).*/\\1/p')\" 2 2 ;;",
+    to: "sed -n '1s/^deno \\([0-9.]*\\).*/\\1/p')\" 2 1 ;;",
+    tests: ["test/start_test.ts"],
+  },
+  {
+    name: "start.sh: the minimum Deno is 2.3",
+    file: "start.sh",
+    from: "sed -n '1s/^deno \\([0-9.]*\\).*/\\1/p')\" 2 2 ;;",
+    to: "sed -n '1s/^deno \\([0-9.]*\\).*/\\1/p')\" 2 3 ;;",
+    tests: ["test/start_test.ts"],
+  },
+  {
+    name: "start.sh: an empty MIGRATE_CMD is run",
+    file: "start.sh",
+    from: 'if [ -n "${MIGRATE_CMD:-}" ]; then',
+    to: 'if [ "${MIGRATE_CMD+set}" = set ]; then',
+    tests: ["test/start_test.ts"],
+  },
   // src/cli.ts
   {
     name: "cli.ts: --check exits 0 on an error",
@@ -193,6 +235,20 @@ const MUTATIONS: Mutation[] = [
     file: "src/cli.ts",
     from: "? (line: string) => console.error(line)",
     to: "? (line: string) => console.log(line)",
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "cli.ts: a passing --check with a stray error exits 0",
+    file: "src/cli.ts",
+    from: 'if (strays > 0 && result.status === "pass") return 2;',
+    to: "",
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "cli.ts: --check ignores --timeout",
+    file: "src/cli.ts",
+    from: "const result = await check({ env, timeoutMs: flags.timeoutMs });",
+    to: "const result = await check({ env });",
     tests: ["test/cli_test.ts"],
   },
   // src/codes.ts
@@ -395,6 +451,13 @@ const MUTATIONS: Mutation[] = [
     to: "",
     tests: ["test/start_test.ts", "test/permissions_test.ts"],
   },
+  {
+    name: "runtime.ts: stray errors are not contained",
+    file: "src/runtime.ts",
+    from: '  process.on("uncaughtException", report);\n',
+    to: "",
+    tests: ["test/cli_test.ts"],
+  },
   // src/settings.ts
   {
     name: "settings.ts: the bounds are exclusive",
@@ -471,7 +534,28 @@ const MUTATIONS: Mutation[] = [
     to: "",
     tests: CONNECT,
   },
+  {
+    name: "environment.ts: an empty DATABASE_URL is the URL",
+    file: "src/connect/environment.ts",
+    from: "if (env.DATABASE_URL) return env.DATABASE_URL;",
+    to: "if (env.DATABASE_URL !== undefined) return env.DATABASE_URL;",
+    tests: ["test/cli_test.ts"],
+  },
+  {
+    name: "environment.ts: an empty DATA_DIR is the root folder",
+    file: "src/connect/environment.ts",
+    from: '${env.DATA_DIR || "./data"}',
+    to: '${env.DATA_DIR ?? "./data"}',
+    tests: ["test/cli_test.ts"],
+  },
   // src/connect/conninfo.ts
+  {
+    name: "conninfo.ts: an empty DATABASE_SCHEMA is a schema name",
+    file: "src/connect/conninfo.ts",
+    from: "const schema = env.DATABASE_SCHEMA || undefined;",
+    to: "const schema = env.DATABASE_SCHEMA ?? undefined;",
+    tests: ["test/cli_test.ts"],
+  },
   {
     name: "conninfo.ts: the URL loses to PG* variables",
     file: "src/connect/conninfo.ts",
@@ -1191,6 +1275,27 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/sqlcipher_test.ts"],
     runtime: "deno",
   },
+  {
+    name: "postgres.ts: an invalid index (a failed CREATE INDEX CONCURRENTLY) guards the column",
+    file: "src/db/postgres.ts",
+    from: " AND i.indisvalid AND i.indisready",
+    to: "",
+    tests: DIALECT,
+  },
+  {
+    name: "postgres.ts: a composite unique index guards the column",
+    file: "src/db/postgres.ts",
+    from: "WHERE indisunique AND indnkeyatts = 1) AS is_unique",
+    to: "WHERE indisunique) AS is_unique",
+    tests: DIALECT,
+  },
+  {
+    name: "postgres.ts: any index on the column alone guards it",
+    file: "src/db/postgres.ts",
+    from: "WHERE indisunique AND indnkeyatts = 1) AS is_unique",
+    to: "WHERE indnkeyatts = 1) AS is_unique",
+    tests: DIALECT,
+  },
   // src/db/sqlite.ts
   {
     name: "sqlite.ts: the walk starts after the least rowid",
@@ -1219,6 +1324,34 @@ const MUTATIONS: Mutation[] = [
     from: "if (withoutRowid) {",
     to: "if (false) {",
     tests: ["test/reliability_test.ts"],
+  },
+  {
+    name: "sqlite.ts: a composite unique index guards the column",
+    file: "src/db/sqlite.ts",
+    from: "unique: leading.some((i) => i.is_unique === 1 && i.columns === 1),",
+    to: "unique: leading.some((i) => i.is_unique === 1),",
+    tests: DIALECT,
+  },
+  {
+    name: "sqlite.ts: any index on the column alone guards it",
+    file: "src/db/sqlite.ts",
+    from: "unique: leading.some((i) => i.is_unique === 1 && i.columns === 1),",
+    to: "unique: leading.some((i) => i.columns === 1),",
+    tests: DIALECT,
+  },
+  {
+    name: "sqlite.ts: a later chunk forgets the codes earlier chunks gave (no index)",
+    file: "src/db/sqlite.ts",
+    from: "    if (count > 0) remember?.run();\n",
+    to: "",
+    tests: DIALECT,
+  },
+  {
+    name: "sqlite.ts: candidates are not looked up in an indexed column",
+    file: "src/db/sqlite.ts",
+    from: "let inUse = `SELECT 1 FROM ${TBL} x WHERE x.${COL} = c.value`;",
+    to: "let inUse = `SELECT 1 WHERE 0`;",
+    tests: DIALECT,
   },
   // src/probe/heal.ts
   {
@@ -1537,6 +1670,13 @@ const MUTATIONS: Mutation[] = [
     file: "src/probe/render.ts",
     from: 'sample("invite_codes_users", "Users in the table."',
     to: 'sample("invite_codes_users_total", "Users in the table."',
+    tests: PROBE,
+  },
+  {
+    name: "render.ts: the check's duration in milliseconds",
+    file: "src/probe/render.ts",
+    from: "result.durationMs / 1000,",
+    to: "result.durationMs,",
     tests: PROBE,
   },
 ];

@@ -28,6 +28,7 @@ import { freePort } from "../scripts/net.ts";
 import {
   type Fixture,
   isMissing,
+  launch,
   lines,
   literal,
   MOD,
@@ -39,6 +40,7 @@ import {
   runtimeCommand,
   silentListener,
   sqliteFixture,
+  waitForOutput,
   warned,
 } from "./helpers.ts";
 import { LOG } from "../src/messages.ts";
@@ -197,6 +199,104 @@ test("a server that accepts and never answers: WARNING within the --timeout boun
   }
 });
 
+test("--check --timeout N against a server that accepts and never answers: exit 2 by its deadline", async () => {
+  const { port, close } = await silentListener();
+  try {
+    const started = Date.now();
+    const result = await cli(["--check", "--timeout", "2"], {
+      DATABASE_URL: `postgres://webui:${PASSWORD}@127.0.0.1:${port}/webui`,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stdout, /^ERROR: Could not check invite codes: .*(timed out|timeout)/m);
+    assertOneCleanLine(result.stdout);
+    // 2 s of deadline, and the start of a runtime on a busy machine.
+    assert.ok(seconds < 6, `took ${seconds} s`);
+  } finally {
+    close();
+  }
+});
+
+describe("an error that escapes every callback while the CLI runs", () => {
+  const STRAYS = join(ROOT, "test", "fixtures", "stray_errors.ts");
+  let pg: Fixture;
+  before(async () => (pg = await postgresFixture()));
+  after(() => pg.close());
+
+  /**
+   * Run the CLI with `args` while "user" is locked, so it is still at work
+   * when the stray error comes; the lock goes once the stray line is out.
+   */
+  async function runWithStray(args: string[], env: Record<string, string>) {
+    const holder = postgres(pg.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const transaction = holder.begin(async (tx) => {
+      await tx`LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE`;
+      locked();
+      await held;
+    });
+    try {
+      await isLocked;
+      const [command, argv] = runtimeCommand(STRAYS, args);
+      const running = launch(command, argv, { env: { ...pg.env, ...env } });
+      try {
+        // A process that dies of the error ends the wait at once.
+        await Promise.race([waitForOutput(running, LOG.stray(""), 30_000), running.exited]);
+      } finally {
+        release();
+      }
+      const code = await running.exited;
+      return { code, lines: lines(running.output()) };
+    } finally {
+      release();
+      await transaction;
+      await holder.end();
+    }
+  }
+
+  const strays: [string, Record<string, string>, string][] = [
+    ["an error thrown from a timer", { STRAY: "timer" }, "stray error from a timer"],
+    ["a timer's rejection", { STRAY: "rejection" }, "stray rejection from a timer"],
+  ];
+  for (const [what, env, message] of strays) {
+    test(`${what} during a repair: one WARNING line, and the repair carries on to SUCCESS, exit 0`, async () => {
+      await pg.seed({ users: 6, missing: 4 });
+      const ran = await runWithStray([], env);
+      assert.deepEqual(ran.lines, [
+        LOG.stray(message),
+        LOG.found(4),
+        LOG.success(4),
+      ]);
+      assert.equal(ran.code, 0);
+      assert.equal((await pg.rows()).filter((r) => isMissing(r.code)).length, 0);
+    });
+  }
+
+  test("a socket's late error during a repair: one WARNING line naming it, exit 0, the repair done", async () => {
+    await pg.seed({ users: 6, missing: 4 });
+    const port = await freePort();
+    const ran = await runWithStray([], { STRAY: "socket", STRAY_PORT: String(port) });
+    assert.equal(ran.lines.length, 3, ran.lines.join("\n"));
+    assert.match(ran.lines[0], new RegExp(`^${literal(LOG.stray("")).source}.*ECONNREFUSED`));
+    assert.deepEqual(ran.lines.slice(1), [LOG.found(4), LOG.success(4)]);
+    assert.equal(ran.code, 0);
+  });
+
+  test("--check that passes with a stray error on the way: exit 2, never 0", async () => {
+    await pg.seed({ users: 6 });
+    for (const env of [{ STRAY: "timer" }, { STRAY: "rejection" }]) {
+      const ran = await runWithStray(["--check"], env);
+      assert.equal(ran.lines.filter((line) => line.startsWith("WARNING")).length, 1);
+      assert.ok(ran.lines.includes(LOG.allHaveCodes(6)), ran.lines.join("\n"));
+      assert.doesNotMatch(ran.lines.join("\n"), /^\s+at /m, "no stack trace");
+      assert.equal(ran.code, 2, ran.lines.join("\n"));
+    }
+  });
+});
+
 describe("a table locked by another transaction", () => {
   let pg: Fixture;
   let lite: Fixture;
@@ -267,6 +367,59 @@ describe("a table locked by another transaction", () => {
     }
     assert.equal((await lite.rows()).filter((r) => isMissing(r.code)).length, 10);
   });
+});
+
+/** Every variable the repair reads to find its database, each set but empty. */
+const EMPTY_DATABASE_SETTINGS = Object.fromEntries(
+  [
+    "DATABASE_URL",
+    "DATABASE_TYPE",
+    "DATABASE_USER",
+    "DATABASE_PASSWORD",
+    "DATABASE_HOST",
+    "DATABASE_PORT",
+    "DATABASE_NAME",
+    "DATABASE_SCHEMA",
+    "DATA_DIR",
+  ].map((name) => [name, ""]),
+);
+
+test("every database setting of the repair set but empty is its default: ./data/webui.db", async () => {
+  const cwd = mkdtempSync(join(tmpdir(), "invite-code-empty-"));
+  try {
+    mkdirSync(join(cwd, "data"));
+    const file = new DatabaseSync(join(cwd, "data", "webui.db"));
+    file.exec(createUserTableSql({ users: 4, missing: 3 }));
+    file.exec(seedUsersSql({ users: 4, missing: 3 }, SQLITE_SEED));
+    file.close();
+    const result = await cli([], EMPTY_DATABASE_SETTINGS, { cwd });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(lines(result.stdout), [LOG.found(3), LOG.success(3)]);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test("PostgreSQL from DATABASE_* parts with DATABASE_URL and DATABASE_SCHEMA empty: the current schema", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 4, missing: 3 });
+    const url = new URL(db.env.DATABASE_URL);
+    const parts = {
+      ...EMPTY_DATABASE_SETTINGS,
+      DATABASE_TYPE: "postgresql",
+      DATABASE_USER: decodeURIComponent(url.username),
+      DATABASE_PASSWORD: decodeURIComponent(url.password),
+      DATABASE_HOST: url.hostname,
+      DATABASE_PORT: url.port,
+      DATABASE_NAME: url.pathname.slice(1),
+    };
+    const result = await cli([], parts);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(lines(result.stdout), [LOG.found(3), LOG.success(3)]);
+  } finally {
+    await db.close();
+  }
 });
 
 test("SQLite: paths are shown absolute, and a file named like a URI is opened as a file", async () => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { renameSync } from "node:fs";
 import process from "node:process";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
@@ -31,7 +32,7 @@ import {
   waitForOutput,
 } from "./helpers.ts";
 import { PROBE_LOG, PROBE_STARTING, sharedReason } from "../src/messages.ts";
-import { createProbe, PROBE_PATH } from "../health.ts";
+import { createProbe, PROBE_PATH, probeSettings } from "../health.ts";
 
 const HEALTH = join(ROOT, "health.ts");
 
@@ -623,6 +624,98 @@ test("a variable set but empty (compose's ${VAR:-}) means its default", async ()
       await probe.close();
     }
   } finally {
+    await db.close();
+  }
+});
+
+/** Every variable the probe reads for its settings. */
+const PROBE_VARIABLES = [
+  "HEALTH_HOST",
+  "HEALTH_PORT",
+  "HEALTH_CACHE_MS",
+  "HEALTH_TIMEOUT_MS",
+  "HEALTH_DETAILS",
+  "REPAIR_INTERVAL",
+  "REPAIR_BATCH_SIZE",
+  "REPAIR_MAX_RATE",
+  "REPAIR_MAX_LAG",
+  "REPAIR_MAX_ACTIVE",
+];
+
+test("every probe setting set but empty is its default, HEALTH_DETAILS included", () => {
+  const empty = Object.fromEntries(PROBE_VARIABLES.map((name) => [name, ""]));
+  assert.deepEqual(probeSettings(empty), probeSettings({}));
+  assert.equal(probeSettings({ HEALTH_DETAILS: "" }).details, false);
+});
+
+test("by default (HEALTH_HOST unset) the probe listens on every interface, as a kubelet needs; empty settings start it", async () => {
+  const db = await postgresFixture();
+  try {
+    await db.seed({ users: 3 });
+    const port = await freePort();
+    const [command, args] = runtimeCommand(HEALTH);
+    // Compose's ${VAR:-} for every other setting: the probe must start on its defaults.
+    const empty = Object.fromEntries(
+      PROBE_VARIABLES.filter((name) => !/^HEALTH_(HOST|PORT)$/.test(name)).map((n) => [n, ""]),
+    );
+    const probe = launch(command, args, {
+      env: { ...db.env, ...empty, HEALTH_HOST: undefined, HEALTH_PORT: String(port) },
+    });
+    try {
+      // 127.0.0.2 is loopback too, but a server bound to 127.0.0.1 alone does
+      // not answer there; a pod's own address is what a kubelet dials.
+      const addresses = [
+        "127.0.0.2",
+        ...Object.values(networkInterfaces()).flat()
+          .filter((a) => a && a.family === "IPv4" && !a.internal).map((a) => a!.address),
+      ];
+      await Promise.race([
+        waitForHttp(`http://127.0.0.2:${port}/livez`),
+        probe.exited.then((code) => assert.fail(`exited ${code}: ${probe.output()}`)),
+      ]);
+      for (const address of addresses) {
+        const answer = await get(`http://${address}:${port}${PROBE_PATH}?format=text`);
+        assert.deepEqual([address, answer.status, answer.body], [address, 200, "missing=0\n"]);
+      }
+    } finally {
+      await stopProbe(probe);
+    }
+  } finally {
+    await db.close();
+  }
+});
+
+test("invite_codes_check_duration_seconds is in seconds: a check held 1.5 s by a lock reads 1.5, not 1500", async () => {
+  const db = await postgresFixture();
+  const locker = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await db.seed({ users: 3 });
+    const probe = createProbe({
+      env: db.env,
+      settings: { cacheMs: 0, timeoutMs: 30_000 },
+      log: () => {},
+    });
+    try {
+      // The count waits for the lock another transaction holds for 1.5 s.
+      const held = locker.begin(async (tx) => {
+        await tx.unsafe(`LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE`);
+        await sleep(1_500);
+      });
+      await sleep(100);
+      const started = performance.now();
+      const answer = await probe.app.request("/metrics");
+      const waitedSeconds = (performance.now() - started) / 1000;
+      await held;
+      const seconds = metric(await answer.text(), "invite_codes_check_duration_seconds");
+      assert.ok(
+        seconds >= 1.2 && seconds <= waitedSeconds + 0.5,
+        `duration ${seconds} s for a check that took ${waitedSeconds} s`,
+      );
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await locker.end();
     await db.close();
   }
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { check, repair, VERSION } from "../mod.ts";
+import { createProbe, PROBE_PATH } from "../health.ts";
 import {
   type Fixture,
   FIXTURES,
@@ -25,6 +26,50 @@ function assertAllUnique(rows: Row[]) {
   const codes = rows.map((r) => r.code);
   assert.equal(new Set(codes).size, codes.length, "every code is unique");
   assert.ok(codes.every((c) => !isMissing(c)), "no code is missing");
+}
+
+/** Two users, User 1 and User 2, share the code SAME42. */
+async function shareCode(db: Fixture) {
+  await db.exec(`UPDATE "user" SET invite_code = 'SAME42' WHERE name IN ('User 1', 'User 2')`);
+}
+
+/**
+ * Two users share a code (made here unless `shared` says it already is):
+ * `--check` exits 1 naming one duplicate, the probe warns with it, and
+ * `--fix-duplicates` gives the later holder a new code.
+ */
+async function assertSharedCodeSeen(db: Fixture, options: { shared?: boolean } = {}) {
+  if (options.shared !== false) await shareCode(db);
+  const checked = await runCli(["--check", "--json"], db.env);
+  assert.equal(checked.code, 1, checked.stdout + checked.stderr);
+  const report = JSON.parse(checked.stdout);
+  assert.deepEqual([report.status, report.duplicates, report.schema.unique], [
+    "duplicates",
+    1,
+    false,
+  ]);
+
+  const probe = createProbe({ env: db.env, settings: { cacheMs: 0 }, log: () => {} });
+  try {
+    const answer = await probe.app.request(PROBE_PATH);
+    assert.equal(answer.status, 200);
+    const body = await answer.json();
+    assert.equal(body.status, "warn");
+    assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 1);
+    assert.equal(body.checks["invite_codes:unique_constraint"][0].status, "warn");
+  } finally {
+    await probe.close();
+  }
+
+  const fixed = await runCli(["--fix-duplicates"], db.env);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.deepEqual(lines(fixed.stdout), [
+    LOG.clearedDuplicates(1),
+    LOG.found(1),
+    LOG.success(1),
+  ]);
+  assertAllUnique(await db.rows());
+  assert.equal((await runCli(["--check"], db.env)).code, 0);
 }
 
 for (const [dialect, open] of FIXTURES) {
@@ -92,6 +137,46 @@ for (const [dialect, open] of FIXTURES) {
         }
         const result = await runCli([], db.env);
         assert.match(result.stdout, literal(LOG.success(300)));
+        assertAllUnique(await db.rows());
+      });
+    }
+
+    for (const index of ["no index", "a plain index"]) {
+      test(`without a unique index (${index}), one atomic repair of more users than a chunk holds: the second chunk never reuses the first one's codes`, async () => {
+        await db.seed({ users: 40, missing: 25, unique: false });
+        if (index !== "no index") {
+          await db.exec(`CREATE INDEX user_invite_code_plain ON "user" (invite_code)`);
+        }
+        // The second chunk is offered the very candidates the first one drew:
+        // only the repair's own record of the codes it gave can turn them down.
+        const random = crypto.getRandomValues;
+        let first: Uint8Array | undefined;
+        let replayed = 0;
+        crypto.getRandomValues = (<T extends ArrayBufferView | null>(bytes: T): T => {
+          const view = new Uint8Array(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength);
+          // Codes are drawn 64 bytes or more at a time; a driver's nonce is smaller.
+          if (view.length < 64) {
+            random.call(crypto, view);
+          } else if (!first) {
+            random.call(crypto, view);
+            first = view.slice();
+          } else if (replayed === 0 && view.length === first.length) {
+            view.set(first);
+            replayed++;
+          } else {
+            random.call(crypto, view);
+          }
+          return bytes;
+        }) as typeof crypto.getRandomValues;
+        const logged: string[] = [];
+        const report = await repair({
+          env: db.env,
+          chunkSize: 10,
+          log: (line) => logged.push(line),
+        }).finally(() => (crypto.getRandomValues = random));
+        assert.equal(replayed, 1, "the second chunk was offered the first chunk's candidates");
+        assert.equal(report.status, "repaired", logged.join("\n"));
+        assert.deepEqual(logged, [LOG.found(25), LOG.success(25)]);
         assertAllUnique(await db.rows());
       });
     }
@@ -202,6 +287,45 @@ for (const [dialect, open] of FIXTURES) {
       );
       assertAllUnique(after);
     });
+
+    // An index that leads with the column but does not hold it unique alone
+    // is no guard: two users sharing a code must show, whatever the index.
+    const notGuards: [string, string][] = [
+      [
+        "a composite unique index leading with invite_code",
+        `CREATE UNIQUE INDEX user_code_and_id ON "user" (invite_code, id)`,
+      ],
+      ["a plain index on invite_code", `CREATE INDEX user_code_plain ON "user" (invite_code)`],
+    ];
+    for (const [index, ddl] of notGuards) {
+      test(`${index} is not the column's guard: --check, the probe and --fix-duplicates see a shared code`, async () => {
+        await db.seed({ users: 6, unique: false });
+        await db.exec(ddl);
+        await assertSharedCodeSeen(db);
+      });
+    }
+
+    if (dialect === "postgres") {
+      test("an invalid unique index (a failed CREATE UNIQUE INDEX CONCURRENTLY) is not the column's guard", async () => {
+        await db.seed({ users: 6, unique: false });
+        await shareCode(db);
+        // The build meets the duplicate and fails, leaving the index behind, invalid.
+        await assert.rejects(
+          db.exec(`CREATE UNIQUE INDEX CONCURRENTLY user_code_uniq ON "user" (invite_code)`),
+          /could not create unique index/,
+        );
+        const sql = postgres(db.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+        try {
+          const [left] = await sql.unsafe<{ indisvalid: boolean }[]>(
+            `SELECT indisvalid FROM pg_index WHERE indexrelid = 'user_code_uniq'::regclass`,
+          );
+          assert.equal(left.indisvalid, false, "the failed build left an invalid index");
+        } finally {
+          await sql.end();
+        }
+        await assertSharedCodeSeen(db, { shared: false });
+      });
+    }
 
     test("--dry-run reports and changes nothing", async () => {
       await db.seed({ users: 12, missing: 4 });

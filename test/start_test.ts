@@ -239,6 +239,29 @@ describe("start.sh and the probe", () => {
     }
   });
 
+  test("start.sh's own settings set but empty are their defaults: a capable runtime, no migration, no flags, no probe beside the app", async () => {
+    await db.seed({ users: 5, missing: 2 });
+    const empty = Object.fromEntries(
+      [
+        "INVITE_CODE_RUNTIME",
+        "INVITE_CODE_FLAGS",
+        "MIGRATE_CMD",
+        "HEALTH_PORT",
+        "NODE_COMPILE_CACHE",
+      ]
+        .map((name) => [name, ""]),
+    );
+    const output = await startAndStop({ ...db.env, ...empty });
+    assert.match(output[0], /^Using (deno|node) v?\d+\.\d+\.\d+ for invite codes$/);
+    assert.deepEqual(output.slice(1), [
+      "Checking for users without invite codes...",
+      LOG.found(2),
+      LOG.success(2),
+      APP_LINE,
+      "app got SIGTERM",
+    ]);
+  });
+
   test("start.sh speaks the contract's WARNING prefix and Deno permissions", () => {
     const script = readFileSync(START, "utf8");
     assert.ok(script.includes(`warning="${WARNING_PREFIX.trimEnd()}"`), "WARNING prefix");
@@ -266,6 +289,75 @@ describe("start.sh and the probe", () => {
         ),
       ]);
       assert.doesNotMatch(running.output(), /^\s+at /m, "no stack trace");
+    }
+  });
+
+  /** A folder of fake runtimes: each answers --version with its line, and says how it was run. */
+  function fakeRuntimes(versions: Record<string, string>): string {
+    const bin = mkdtempSync(join(tmpdir(), "invite-code-fake-runtimes-"));
+    for (const [name, version] of Object.entries(versions)) {
+      writeFileSync(
+        join(bin, name),
+        `#!/bin/sh\n[ "$1" = --version ] && { echo "${version}"; exit 0; }\n` +
+          `echo "fake ${name} ran $*"\n`,
+      );
+      chmodSync(join(bin, name), 0o755);
+    }
+    return bin;
+  }
+
+  test("the documented minimums themselves, Node 22.18.0 and Deno 2.2.0, are accepted", async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ node: "v22.18.0" }, "node v22.18.0"],
+      // Beside a node one minor short: Deno 2.2.0 is the capable one.
+      [
+        { node: "v22.17.9", deno: "deno 2.2.0 (stable, release, x86_64-unknown-linux-gnu)" },
+        "deno 2.2.0",
+      ],
+    ];
+    for (const [versions, using] of cases) {
+      const bin = fakeRuntimes(versions);
+      try {
+        const running = launch("sh", [START, ...APP], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+        await waitForOutput(running, APP_LINE);
+        sendSignal(running, "SIGTERM");
+        assert.equal(await running.exited, 0);
+        const printed = lines(running.output());
+        assert.deepEqual(printed.slice(0, 2), [
+          `Using ${using} for invite codes`,
+          "Checking for users without invite codes...",
+        ]);
+        const runtime = using.split(" ")[0];
+        assert.match(
+          printed[2],
+          new RegExp(`^fake ${runtime} ran .*mod\\.ts$`),
+          printed.join("\n"),
+        );
+        assert.doesNotMatch(running.output(), /WARNING/);
+      } finally {
+        rmSync(bin, { recursive: true, force: true });
+      }
+    }
+  });
+
+  test("Node 22.17.x and Deno 2.1.x are refused: one WARNING line, and the app still starts", async () => {
+    const deno = "deno 2.1.9 (stable, release, x86_64-unknown-linux-gnu)";
+    const bin = fakeRuntimes({ node: "v22.17.9", deno });
+    try {
+      const running = launch("sh", [START, ...APP], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+      await waitForOutput(running, APP_LINE);
+      sendSignal(running, "SIGTERM");
+      assert.equal(await running.exited, 0);
+      assert.deepEqual(lines(running.output()), [
+        "Checking for users without invite codes...",
+        LOG.failed(
+          `no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found: node v22.17.9 deno ${deno})`,
+        ),
+        APP_LINE,
+        "app got SIGTERM",
+      ]);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
     }
   });
 

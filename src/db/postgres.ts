@@ -124,8 +124,10 @@ a AS (
   WHERE a.attname = '${COLUMN}' AND NOT a.attisdropped
 ),
 i AS (
+  -- Only an index that is valid and ready guards or serves the column: a failed
+  -- CREATE UNIQUE INDEX CONCURRENTLY leaves one that is neither, over duplicates.
   SELECT i.* FROM pg_index i JOIN t ON i.indrelid = t.oid JOIN a ON i.indkey[0] = a.attnum
-  WHERE i.indexprs IS NULL AND i.indpred IS NULL
+  WHERE i.indexprs IS NULL AND i.indpred IS NULL AND i.indisvalid AND i.indisready
 )
 SELECT (SELECT name FROM s) AS schema,
   EXISTS (SELECT 1 FROM pg_namespace n JOIN s ON n.nspname = s.name) AS schema_exists,
