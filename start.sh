@@ -195,9 +195,13 @@ if [ -z "$runtime" ]; then
   echo "$warning no capable runtime: needs Node >= 22.18 or Deno >= 2.2 (found:${found:- none})"
 else
   # mod.ts is fail-open by itself; this guard only covers a runtime that cannot start.
+  # A bad flag in INVITE_CODE_FLAGS is then the repair's one WARNING line, exit 0
+  # (FLAGS_FROM_START_SH in src/cli.ts); the app never inherits the variable.
+  export INVITE_CODE_FLAGS_FROM_START_SH=1
   # shellcheck disable=SC2086 # $launcher and INVITE_CODE_FLAGS are lists of words
   forward $launcher "$here/mod.ts" ${INVITE_CODE_FLAGS:-} ||
     { stop_if_signalled; echo "$warning the repair exited with status $status"; }
+  unset INVITE_CODE_FLAGS_FROM_START_SH
 fi
 stop_if_signalled
 

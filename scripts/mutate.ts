@@ -41,6 +41,21 @@ const DIALECT = ["test/repair_test.ts", "test/reliability_test.ts"];
 const PROBE = ["test/health_test.ts"];
 
 const MUTATIONS: Mutation[] = [
+  // A bad flag in start.sh's INVITE_CODE_FLAGS is one WARNING line.
+  {
+    name: "start.sh: INVITE_CODE_FLAGS not marked as start.sh's",
+    file: "start.sh",
+    from: "  export INVITE_CODE_FLAGS_FROM_START_SH=1\n",
+    to: "",
+    tests: ["test/start_test.ts"],
+  },
+  {
+    name: "cli.ts: a bad flag from start.sh is a usage error, exit 2",
+    file: "src/cli.ts",
+    from: 'if (readEnv(env, FLAGS_FROM_START_SH) === "1") {',
+    to: "if (false) {",
+    tests: ["test/start_test.ts"],
+  },
   // mod.ts
   {
     name: "mod.ts: the CLI's exit code is dropped",

@@ -185,6 +185,21 @@ function parseFlags(args: string[]): Flags {
 }
 
 /**
+ * Set by start.sh for the repair it runs: the flags came from its
+ * `INVITE_CODE_FLAGS`.
+ */
+export const FLAGS_FROM_START_SH = "INVITE_CODE_FLAGS_FROM_START_SH";
+
+/** A variable of `env` (default `process.env`), or undefined where Deno may not read it. */
+function readEnv(env: Env | undefined, name: string): string | undefined {
+  try {
+    return (env ?? process.env)[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Run the CLI with `args`; resolves to the exit code and never exits itself.
  *
  * @example
@@ -199,6 +214,12 @@ export async function main(args: string[], env?: Env): Promise<number> {
   try {
     flags = parseFlags(args);
   } catch (error) {
+    // From start.sh, the flags are its INVITE_CODE_FLAGS: a bad setting of the
+    // tool's own, which is one WARNING line and never keeps the app from starting.
+    if (readEnv(env, FLAGS_FROM_START_SH) === "1") {
+      console.log(LOG.failed(`INVITE_CODE_FLAGS: ${errorMessage(error)}`));
+      return 0;
+    }
     console.error(LOG.usage(errorMessage(error)));
     return 2;
   }
