@@ -155,7 +155,7 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
     assert.deepEqual(lines(again.stdout), [LOG.allHaveCodes(300)]);
   });
 
-  test("a sqlite+sqlcipher:/// URL is relative to the working directory, :////  absolute", async () => {
+  test("a sqlite+sqlcipher:/// URL is relative to the working directory, ://// absolute", async () => {
     const relative = encryptedDataDir({ users: 40, missing: 40 });
     const env = {
       DATABASE_URL: "sqlite+sqlcipher:///data/webui.db",
