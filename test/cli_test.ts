@@ -548,13 +548,16 @@ test("SQLite: a CHECK constraint that refuses the codes is named, not called 'no
 test("SQLite: a read-only folder or file is named as such, not as a 'readonly database'", async () => {
   const db = await sqliteFixture();
   const path = join(db.env.DATA_DIR, "webui.db");
-  // As root every file is writable: the run goes through setpriv as nobody.
+  // As root every file is writable: the run drops the capabilities that
+  // override file modes (as root, so that a project in a folder only root may
+  // enter, a mktemp -d clone, is still read).
   const asRoot = process.getuid?.() === 0;
   const runAs = (env: Record<string, string>) => {
     const [command, argv] = runtimeCommand(MOD, []);
+    const dropped = "-dac_override,-dac_read_search";
     return asRoot
-      ? run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", command, ...argv], {
-        env: { ...env, HOME: "/tmp", DENO_DIR: process.env.DENO_DIR ?? "/tmp/deno-nobody" },
+      ? run("setpriv", [`--inh-caps=${dropped}`, `--bounding-set=${dropped}`, command, ...argv], {
+        env,
       })
       : run(command, argv, { env });
   };
