@@ -12,7 +12,7 @@ ENV NODE_ENV=production \
 
 # Dependencies in their own layer, exactly as the lockfile pins them. Runtime
 # dependencies have no install scripts; the devDependencies (toolchains for
-# tests) stay out of the image. The optional SQLCipher library (encrypted
+# tests) stay out of the image. The SQLCipher library (encrypted
 # SQLite) stays in, with only this platform's prebuilt binary: its sources
 # and the other platforms' binaries are for building elsewhere (34 MB -> ~4 MB).
 COPY package.json package-lock.json ./

@@ -1271,8 +1271,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "environment.ts: DATABASE_TYPE=sqlite+sqlcipher alone names the plain file",
     file: "src/connect/environment.ts",
-    from: "if (DATABASE_TYPE === SQLCIPHER_SCHEME) {",
-    to: 'if (DATABASE_TYPE === "sqlcipher") {',
+    from: "return DATABASE_TYPE === SQLCIPHER_SCHEME",
+    to: 'return DATABASE_TYPE === "sqlcipher"',
     tests: ["test/sqlcipher_test.ts"],
   },
   {

@@ -96,10 +96,10 @@ export const LOG = {
   /** The reason when SQLCipher refuses the passphrase: the file is never named with it. */
   cipherRejected:
     "cannot open the encrypted database: wrong DATABASE_PASSWORD or not a SQLCipher database",
-  /** The reason when the optional SQLCipher library was left out of the install. */
+  /** The reason when the SQLCipher library is not in the install (pruned, or a partial copy). */
   cipherLibraryMissing: (library: string) =>
-    `an encrypted database (sqlite+sqlcipher) needs the optional package ${library}, which is ` +
-    `not installed: install without --omit=optional`,
+    `an encrypted database (sqlite+sqlcipher) needs the package ${library}, which is ` +
+    `not installed: run npm ci`,
   /** The reason when Deno was started without --allow-env. */
   needsEnvPermission: (command: string) =>
     `Deno needs permission to read the environment: run ${command}`,

@@ -35,7 +35,7 @@ async function shareCode(db: Fixture) {
 
 /**
  * Two users share a code (made here unless `shared` says it already is):
- * `--check` exits 1 naming one duplicate, the probe warns with it, and
+ * `--check` exits 1 naming both holders of the one shared code, the probe warns with them, and
  * `--fix-duplicates` gives the later holder a new code.
  */
 async function assertSharedCodeSeen(db: Fixture, options: { shared?: boolean } = {}) {
@@ -43,11 +43,10 @@ async function assertSharedCodeSeen(db: Fixture, options: { shared?: boolean } =
   const checked = await runCli(["--check", "--json"], db.env);
   assert.equal(checked.code, 1, checked.stdout + checked.stderr);
   const report = JSON.parse(checked.stdout);
-  assert.deepEqual([report.status, report.duplicates, report.schema.unique], [
-    "duplicates",
-    1,
-    false,
-  ]);
+  assert.deepEqual(
+    [report.status, report.duplicates, report.sharedCodes, report.schema.unique],
+    ["duplicates", 2, 1, false],
+  );
 
   const probe = createProbe({ env: db.env, settings: { cacheMs: 0 }, log: () => {} });
   try {
@@ -55,7 +54,7 @@ async function assertSharedCodeSeen(db: Fixture, options: { shared?: boolean } =
     assert.equal(answer.status, 200);
     const body = await answer.json();
     assert.equal(body.status, "warn");
-    assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 1);
+    assert.equal(body.checks["invite_codes:duplicates"][0].observedValue, 2);
     assert.equal(body.checks["invite_codes:unique_constraint"][0].status, "warn");
   } finally {
     await probe.close();

@@ -264,8 +264,8 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
     assert.deepEqual(readFileSync(file), before);
   });
 
-  test("installed without the optional library: a plain file repairs, an encrypted one is one line", async () => {
-    // The tool as `npm ci --omit=optional` leaves it: its files, and only the regular dependencies.
+  test("installed without the SQLCipher library: a plain file repairs, an encrypted one is one line", async () => {
+    // The tool with the SQLCipher library pruned: its files, and only the other dependencies.
     const app = mkdtempSync(join(tmpdir(), "invite-code-no-cipher-"));
     dirs.push(app);
     for (const entry of ["mod.ts", "health.ts", "src", "package.json", "deno.json"]) {

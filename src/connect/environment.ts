@@ -35,11 +35,11 @@ export function resolveDatabaseUrl(env: Env = process.env): string {
     return `${DATABASE_TYPE}://${encodeURIComponent(DATABASE_USER)}${password}@` +
       `${host}:${DATABASE_PORT}/${DATABASE_NAME}`;
   }
+  const file = `${env.DATA_DIR || "./data"}/webui.db`;
   // Open WebUI's env.py: the encrypted file sits where the plain one would.
-  if (DATABASE_TYPE === SQLCIPHER_SCHEME) {
-    return `${SQLCIPHER_SCHEME}:///${env.DATA_DIR || "./data"}/webui.db`;
-  }
-  return `sqlite:///${env.DATA_DIR || "./data"}/webui.db`;
+  return DATABASE_TYPE === SQLCIPHER_SCHEME
+    ? `${SQLCIPHER_SCHEME}:///${file}`
+    : `sqlite:///${file}`;
 }
 
 /** The variables Open WebUI composes a server URL from, all or none. */

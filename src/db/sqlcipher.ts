@@ -1,7 +1,7 @@
 /**
  * Opening a SQLCipher 4 file, Open WebUI's `sqlite+sqlcipher://`: the only
  * part of the SQLite dialect that differs for an encrypted database. The
- * library (better-sqlite3-multiple-ciphers, an optional dependency with its
+ * library (better-sqlite3-multiple-ciphers, a dependency with its
  * prebuilt binaries inside its npm tarball) is loaded only here, so a plain
  * file never loads it and an install without it still repairs plain files.
  *
