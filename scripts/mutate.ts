@@ -41,6 +41,13 @@ const DIALECT = ["test/repair_test.ts", "test/reliability_test.ts"];
 const PROBE = ["test/health_test.ts"];
 
 const MUTATIONS: Mutation[] = [
+  {
+    name: "errors.ts: a secret of only whitespace masks every space",
+    file: "src/errors.ts",
+    from: "if (!form.trim()) continue;",
+    to: "if (!form) continue;",
+    tests: ["test/secrets_test.ts"],
+  },
   // A bad flag in start.sh's INVITE_CODE_FLAGS is one WARNING line.
   {
     name: "start.sh: INVITE_CODE_FLAGS not marked as start.sh's",

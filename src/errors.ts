@@ -109,7 +109,9 @@ export function redact(text: string, secrets: readonly string[]): string {
 function secretForms(secret: string): Set<string> {
   const forms = new Set<string>();
   for (const form of [secret, secret.replace(/\s+/g, " "), secret.replace(/\s+/g, " ").trim()]) {
-    if (!form) continue;
+    // A secret of only whitespace collapses to " ", which would mask every
+    // space of a line and show nothing more than its length.
+    if (!form.trim()) continue;
     forms.add(form);
     for (const encode of [encodeURIComponent, encodeURI]) {
       try {

@@ -28,6 +28,11 @@ test("redact masks a secret as written, percent-encoded and URI-encoded", () => 
   assert.equal(redact("tabs and labs", ["ab"]), "tabs and labs", "not inside words");
 });
 
+test("a password of only whitespace never masks a line's spaces", () => {
+  const line = "WARNING: Failed to auto-fix invite codes: DATABASE_PASSWORD is required";
+  for (const blank of ["   ", "\t", " \n "]) assert.equal(redact(line, [blank]), line);
+});
+
 test("a short password is masked where it stands, never inside a word", () => {
   const line = 'password authentication failed for user "webui"';
   assert.equal(redact(line, ["word"]), line, "not ***word authentication failed");
