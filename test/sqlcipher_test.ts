@@ -340,7 +340,7 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
 
   test("start.sh repairs it, and grants Deno --allow-ffi only for it", async () => {
     const { dataDir, file } = encryptedDataDir({ users: 20, missing: 20 });
-    const app = ["sh", "-c", "echo app up; trap 'exit 0' TERM; while :; do sleep 0.1; done"];
+    const app = ["sh", "-c", "trap 'exit 0' TERM; echo app up; while :; do sleep 0.1; done"];
     const running = launch("sh", [join(ROOT, "start.sh"), ...app], {
       env: { ...cipherEnv(dataDir), INVITE_CODE_RUNTIME: isDeno ? "deno" : "node" },
     });
