@@ -21,7 +21,52 @@ export type FailureKind =
   | "database";
 
 /**
- * The one error type the tool raises; `cause` keeps the driver's error.
+ * The SQLSTATEs the tool decides on, by PostgreSQL's own names
+ * (src/backend/utils/errcodes.txt). Decisions compare these, never a message.
+ */
+export const SQLSTATE = {
+  /** invalid_authorization_specification: among others, no `pg_hba.conf` entry. */
+  INVALID_AUTHORIZATION: "28000",
+  /** invalid_password. */
+  INVALID_PASSWORD: "28P01",
+  /** invalid_catalog_name: the database does not exist. */
+  INVALID_CATALOG_NAME: "3D000",
+  /** query_canceled: `statement_timeout` or a cancel request. */
+  QUERY_CANCELED: "57014",
+  /** admin_shutdown. */
+  ADMIN_SHUTDOWN: "57P01",
+  /** cannot_connect_now: "the database system is starting up"; libpq tries the next host. */
+  CANNOT_CONNECT_NOW: "57P03",
+  /** lock_not_available: `lock_timeout`. */
+  LOCK_NOT_AVAILABLE: "55P03",
+  /** insufficient_privilege. */
+  INSUFFICIENT_PRIVILEGE: "42501",
+  /** unique_violation: e.g. a concurrent writer took the same code. */
+  UNIQUE_VIOLATION: "23505",
+  /** read_only_sql_transaction. */
+  READ_ONLY_SQL_TRANSACTION: "25006",
+} as const;
+
+/**
+ * SQLite's result codes the tool decides on (sqlite3.h). Primary codes are
+ * the low byte of an extended one.
+ */
+export const SQLITE = {
+  BUSY: 5,
+  LOCKED: 6,
+  READONLY: 8,
+  CANTOPEN: 14,
+  CONSTRAINT: 19,
+  NOTADB: 26,
+  /** Extended: SQLITE_CONSTRAINT | (8 << 8), a UNIQUE index refused a value. */
+  CONSTRAINT_UNIQUE: 2067,
+  /** Extended: SQLITE_CONSTRAINT | (6 << 8), a PRIMARY KEY refused a value. */
+  CONSTRAINT_PRIMARYKEY: 1555,
+} as const;
+
+/**
+ * The one error type the tool raises; `cause` keeps the driver's error, and
+ * `code` the code the database or the system gave for it, when one did.
  *
  * @example
  * ```ts
@@ -31,16 +76,33 @@ export type FailureKind =
 export class InviteCodeError extends Error {
   /** What kind of failure this is. */
   readonly kind: FailureKind;
+  /** A SQLSTATE, a SQLite result code's name (`SQLITE_BUSY`), or a system code (`ECONNREFUSED`). */
+  readonly code: string | undefined;
   /**
    * @param kind What kind of failure this is.
    * @param message One line, free of secrets.
-   * @param options `cause`: the error this one explains.
+   * @param options `cause`: the error this one explains; `code`: its code.
    */
-  constructor(kind: FailureKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(kind: FailureKind, message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "InviteCodeError";
     this.kind = kind;
+    this.code = options?.code;
   }
+}
+
+/**
+ * Whether `error` is the tool's error of `kind` (of any kind when omitted).
+ *
+ * @example
+ * ```ts
+ * isInviteCodeError(new InviteCodeError("lock", "busy"), "lock"); // true
+ * ```
+ * @param error Whatever was thrown.
+ * @param kind The kind wanted.
+ */
+export function isInviteCodeError(error: unknown, kind?: FailureKind): error is InviteCodeError {
+  return error instanceof InviteCodeError && (kind === undefined || error.kind === kind);
 }
 
 /** A failure as reports carry it: its kind and one redacted line. */
