@@ -114,6 +114,7 @@ export function generateInviteCode(length: number = MIN_CODE_LENGTH): string {
  *
  * @example
  * ```ts
+ * declare const facts: Parameters<typeof longestCodeFor>[0]; // what the dialect found
  * longestCodeFor({ ...facts, maxLength: 6 }); // 6
  * ```
  * @param facts The column as the dialect found it.

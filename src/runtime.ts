@@ -65,7 +65,7 @@ export function denoPermissionsFor(env: Record<string, string | undefined>): str
  *
  * @example
  * ```ts
- * if (isEntryPoint(import.meta)) await main();
+ * if (isEntryPoint(import.meta)) console.log("run as a command");
  * ```
  * @param meta The module's `import.meta`.
  */
@@ -99,7 +99,7 @@ function deno(): DenoNamespace | undefined {
  *
  * @example
  * ```ts
- * const stop = await serveFetch(app.fetch, "127.0.0.1", 8081);
+ * const stop = await serveFetch(() => new Response("ok"), "127.0.0.1", 8081);
  * await stop();
  * ```
  * @param fetch A Hono app's `fetch`.
@@ -151,7 +151,9 @@ export async function serveFetch(
  *
  * @example
  * ```ts
- * if (definesSqlFunctions(db)) db.function("f", () => 1);
+ * const DatabaseSync = await importSqlite();
+ * const db = new DatabaseSync(":memory:");
+ * definesSqlFunctions(db); // true on Node 22.13+ and recent Deno
  * ```
  * @param db An open `DatabaseSync`.
  */
