@@ -163,12 +163,18 @@ export function definesSqlFunctions(db: object): boolean {
 
 /**
  * `node:sqlite`'s `DatabaseSync`, without the ExperimentalWarning Node 24
- * prints on every start; other warnings pass.
+ * prints on every start. Only warnings of that type, and only while the
+ * module loads, are dropped (its only warning then); other warnings pass.
  */
 export async function importSqlite(): Promise<typeof import("node:sqlite").DatabaseSync> {
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (String(warning).includes("SQLite is an experimental feature")) return;
+    // emitWarning(message, type) or emitWarning(message, { type }) or an Error's name.
+    const type = typeof rest[0] === "string"
+      ? rest[0]
+      : (rest[0] as { type?: string } | undefined)?.type ??
+        (warning instanceof Error ? warning.name : undefined);
+    if (type === "ExperimentalWarning") return;
     (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
