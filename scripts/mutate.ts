@@ -460,6 +460,20 @@ const MUTATIONS: Mutation[] = [
     runtime: "deno",
   },
   {
+    name: "runtime.ts: node:sqlite's ExperimentalWarning is shown",
+    file: "src/runtime.ts",
+    from: '    if (type === "ExperimentalWarning") return;\n',
+    to: "",
+    tests: ["test/runtime_test.ts"],
+  },
+  {
+    name: "runtime.ts: warnings stay dropped after node:sqlite loads",
+    file: "src/runtime.ts",
+    from: "    process.emitWarning = emitWarning;\n",
+    to: "",
+    tests: ["test/runtime_test.ts"],
+  },
+  {
     name: "runtime.ts: a Deno permission error is not one",
     file: "src/runtime.ts",
     from: "return (errors.NotCapable !== undefined && error instanceof errors.NotCapable) ||",
