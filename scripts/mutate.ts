@@ -319,7 +319,7 @@ const MUTATIONS: Mutation[] = [
     file: "src/deadline.ts",
     from: "void closeWithin(resource, true);",
     to: "",
-    tests: ["test/cli_test.ts", "test/outages_test.ts"],
+    tests: ["test/cli_test.ts", "test/outages_test.ts", "test/probe_stress_test.ts"],
   },
   {
     name: "deadline.ts: closing waits 30 s, not 3",
