@@ -37,7 +37,18 @@ interface Mutation {
 }
 
 const CONNECT = ["test/target_test.ts", "test/oracle_test.ts"];
-const DIALECT = ["test/repair_test.ts", "test/reliability_test.ts"];
+/** The end-to-end files, a theme each: replicas, kills, writers, outages, odd input, data, layouts. */
+const END_TO_END = [
+  "test/replicas_test.ts",
+  "test/kill_test.ts",
+  "test/concurrency_test.ts",
+  "test/outages_test.ts",
+  "test/bad_input_test.ts",
+  "test/unusual_data_test.ts",
+  "test/table_layouts_test.ts",
+  "test/probe_stress_test.ts",
+];
+const DIALECT = ["test/repair_test.ts", ...END_TO_END];
 const PROBE = ["test/health_test.ts"];
 
 const MUTATIONS: Mutation[] = [
@@ -308,21 +319,21 @@ const MUTATIONS: Mutation[] = [
     file: "src/deadline.ts",
     from: "void closeWithin(resource, true);",
     to: "",
-    tests: ["test/cli_test.ts", "test/reliability_test.ts"],
+    tests: ["test/cli_test.ts", "test/outages_test.ts", "test/probe_stress_test.ts"],
   },
   {
     name: "deadline.ts: closing waits 30 s, not 3",
     file: "src/deadline.ts",
     from: "setTimeout(resolve, 3000)",
     to: "setTimeout(resolve, 30000)",
-    tests: ["test/reliability_test.ts"],
+    tests: ["test/outages_test.ts"],
   },
   {
     name: "deadline.ts: the default timeout is 12 s",
     file: "src/deadline.ts",
     from: "export const DEFAULT_TIMEOUT_MS = 120_000;",
     to: "export const DEFAULT_TIMEOUT_MS = 12_000;",
-    tests: ["test/cli_test.ts", "test/reliability_test.ts"],
+    tests: ["test/cli_test.ts", "test/kill_test.ts"],
   },
   // src/errors.ts
   {
@@ -1223,14 +1234,14 @@ const MUTATIONS: Mutation[] = [
     file: "src/db/postgres.ts",
     from: 'if (encoding !== "UTF8") {',
     to: "if (false) {",
-    tests: ["test/reliability_test.ts"],
+    tests: ["test/unusual_data_test.ts"],
   },
   {
     name: "a partitioned or inherited table's chunk updates rows by ctid alone",
     file: "src/db/postgres.ts",
     from: '${spansTables ? "u.tableoid = p.o AND " : ""}',
     to: "",
-    tests: ["test/reliability_test.ts"],
+    tests: ["test/table_layouts_test.ts"],
   },
   // src/db/sqlcipher.ts, and the encrypted target (test/sqlcipher_test.ts)
   {
@@ -1359,7 +1370,7 @@ const MUTATIONS: Mutation[] = [
     file: "src/db/sqlite.ts",
     from: "if (withoutRowid) {",
     to: "if (false) {",
-    tests: ["test/reliability_test.ts"],
+    tests: ["test/table_layouts_test.ts"],
   },
   {
     name: "sqlite.ts: a composite unique index guards the column",
@@ -1452,14 +1463,14 @@ const MUTATIONS: Mutation[] = [
     file: "src/repair.ts",
     from: ": noticeIfSlow(this.#settings.log, LOG.waitingForLock());",
     to: ": undefined;",
-    tests: ["test/reliability_test.ts"],
+    tests: ["test/kill_test.ts"],
   },
   {
     name: "repair.ts: the slow-host line is not cancelled when the host answers",
     file: "src/repair.ts",
     from: "const answered = slowHost.cancel;",
     to: "const answered = () => {};",
-    tests: ["test/reliability_test.ts"],
+    tests: ["test/kill_test.ts"],
   },
   {
     name: "inspector.ts: a broken connection is kept",

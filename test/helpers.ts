@@ -2,6 +2,7 @@
  * Test fixtures: real PostgreSQL databases and real SQLite files shaped like
  * Open WebUI's, and the CLI run as a subprocess the way start.sh runs it.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -92,6 +93,50 @@ export function runCli(
 ): Promise<Ran> {
   const [command, argv] = runtimeCommand(MOD, args);
   return run(command, argv, { env, ...options });
+}
+
+/**
+ * The test server's password, as TEST_DATABASE_URL writes it and as it is
+ * sent: no output of the tool may hold either.
+ */
+export function serverPasswords(): string[] {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) throw new Error("TEST_DATABASE_URL is not set: run the suite with `npm test`");
+  const written = new URL(serverUrl).password;
+  return [...new Set([written, decodeURIComponent(written)])].filter(Boolean);
+}
+
+/** Fail when any of `secrets` shows in what a run printed. */
+export function assertNoSecrets(output: Ran | string, secrets: Iterable<string>): void {
+  const texts = typeof output === "string" ? [output] : [output.stdout, output.stderr];
+  for (const text of texts) {
+    for (const secret of secrets) {
+      assert.ok(!text.includes(secret), `leaked in: ${text.slice(0, 300)}`);
+    }
+  }
+}
+
+/**
+ * `runCli` for a file of failure paths: each run's output is checked for
+ * every secret in `secrets` (a set the file's tests may add to) before the
+ * test sees it, so each test vouches for its own output.
+ */
+export function cliWithoutSecrets(secrets: Set<string>) {
+  return async (
+    args: string[],
+    env: Record<string, string | undefined>,
+    timeoutMs?: number,
+  ): Promise<Ran> => {
+    const result = await runCli(args, env, { timeoutMs });
+    assertNoSecrets(result, secrets);
+    return result;
+  };
+}
+
+/** Start `mod.ts` with CLI `args` and keep it running. */
+export function startCli(args: string[], env: Record<string, string>): Running {
+  const [command, argv] = runtimeCommand(MOD, args);
+  return launch(command, argv, { env });
 }
 
 /** Lines of output, without the trailing empty one. */
@@ -218,6 +263,52 @@ export const FIXTURES: [string, () => Promise<Fixture>][] = [
 /** Codes that are blank or missing, as the tool defines them. */
 export function isMissing(code: string | null): boolean {
   return code === null || /^\s*$/.test(code);
+}
+
+/** How many of `rows` have no code. */
+export function countMissing(rows: { code: string | null }[]): number {
+  return rows.filter((r) => isMissing(r.code)).length;
+}
+
+/** After a repair: every code unique, nobody missing, and every code held before unchanged. */
+export function assertUniqueAndKept(
+  before: { code: string | null }[],
+  after: { code: string | null }[],
+): void {
+  const codes = after.map((r) => r.code);
+  assert.equal(new Set(codes).size, codes.length, "every code unique");
+  assert.ok(codes.every((c) => !isMissing(c)), "nobody missing");
+  for (const [i, row] of before.entries()) {
+    if (!isMissing(row.code)) {
+      assert.equal(after[i].code, row.code, "an existing code never changes");
+    }
+  }
+}
+
+/** A superuser connection to the test server (to `database` when given), for roles and lock checks. */
+export function serverAdmin(database?: string): postgres.Sql {
+  const url = new URL(process.env.TEST_DATABASE_URL!);
+  if (database) url.pathname = `/${database}`;
+  return postgres(url.href, { max: 1, onnotice: () => {} });
+}
+
+async function advisoryLocksHeld(): Promise<number> {
+  const sql = serverAdmin();
+  try {
+    const [row] = await sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`;
+    return row.n;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Wait until no advisory lock is held (a killed client's backend finishes its statement first). */
+export async function waitForLocksReleased(timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while ((await advisoryLocksHeld()) > 0) {
+    if (Date.now() > until) throw new Error("an advisory lock outlived its client");
+    await sleep(100);
+  }
 }
 
 /** A code the tool generates: 6 to 8 characters from the alphabet. */
