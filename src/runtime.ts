@@ -155,8 +155,10 @@ export async function serveFetch(
  * ```
  * @param db An open `DatabaseSync`.
  */
-export function definesSqlFunctions(db: object): boolean {
-  return typeof (db as { function?: unknown }).function === "function";
+export function definesSqlFunctions<T extends { function?: unknown }>(
+  db: T,
+): db is T & { function: NonNullable<T["function"]> } {
+  return typeof db.function === "function";
 }
 
 /**
