@@ -168,7 +168,8 @@ export function definesSqlFunctions<T extends { function?: unknown }>(
 export async function importSqlite(): Promise<typeof import("node:sqlite").DatabaseSync> {
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (String(warning).includes("SQLite is an experimental feature")) return;
+    // Only node:sqlite is loaded meanwhile: the experimental feature is SQLite.
+    if (warningType(warning, rest[0]) === "ExperimentalWarning") return;
     (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
@@ -176,6 +177,14 @@ export async function importSqlite(): Promise<typeof import("node:sqlite").Datab
   } finally {
     process.emitWarning = emitWarning;
   }
+}
+
+/** A warning's type, as `process.emitWarning` takes it: a string, or in the options or the Error. */
+function warningType(warning: string | Error, typeOrOptions: unknown): string | undefined {
+  if (typeof typeOrOptions === "string") return typeOrOptions;
+  const type = (typeOrOptions as { type?: unknown } | undefined)?.type;
+  if (typeof type === "string") return type;
+  return warning instanceof Error ? warning.name : undefined;
 }
 
 /** The command line that runs `script` with the permissions it needs. */
