@@ -1341,6 +1341,14 @@ const MUTATIONS: Mutation[] = [
     tests: DIALECT,
   },
   {
+    name: "sqlite.ts: BEGIN IMMEDIATE by exec(), whose errors carry no result code on Deno",
+    file: "src/db/sqlite.ts",
+    from: 'run(() => db.prepare("BEGIN IMMEDIATE").run());',
+    to: 'run(() => db.exec("BEGIN IMMEDIATE"));',
+    tests: ["test/cli_test.ts"],
+    runtime: "deno",
+  },
+  {
     name: "a SQLite table WITHOUT ROWID fails on a missing rowid",
     file: "src/db/sqlite.ts",
     from: "if (withoutRowid) {",
