@@ -1248,6 +1248,13 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/sqlcipher_test.ts"],
   },
   {
+    name: "sqlcipher.ts: a missing library is a config failure, not one of the runtime",
+    file: "src/db/sqlcipher.ts",
+    from: 'throw new InviteCodeError("runtime", LOG.cipherLibraryMissing(CIPHER_LIBRARY), {',
+    to: 'throw new InviteCodeError("config", LOG.cipherLibraryMissing(CIPHER_LIBRARY), {',
+    tests: ["test/sqlcipher_test.ts"],
+  },
+  {
     name: "sqlite.ts: the SQLCipher library's named result codes are not read",
     file: "src/db/sqlite.ts",
     from: 'if (typeof code !== "string" || !code.startsWith("SQLITE_")) return undefined;',

@@ -291,6 +291,10 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
     assert.deepEqual(lines(ran.stdout + ran.stderr), [
       LOG.failed(LOG.cipherLibraryMissing(CIPHER_LIBRARY)),
     ]);
+    // What this runtime cannot do without the library: the kind "runtime".
+    const [jsonCmd, jsonArgv] = command(join(app, "mod.ts"), cipherEnv(dataDir), ["--json"]);
+    const json = await run(jsonCmd, jsonArgv, { env: cipherEnv(dataDir), cwd: app });
+    assert.equal(JSON.parse(json.stdout).error.kind, "runtime");
     assert.deepEqual(readFileSync(file), before);
     const plain = plainDataDir({ users: 5, missing: 5 });
     const [plainCmd, plainArgv] = command(join(app, "mod.ts"), { DATA_DIR: plain });
