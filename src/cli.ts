@@ -59,27 +59,17 @@ and PG* variables apply as they do for psycopg2. DATABASE_SCHEMA names the
 PostgreSQL schema holding "user".`;
 
 /**
- * The one shape of `--json`, whatever the run: the same keys for a check, a
- * dry run and a repair, and the tool's version, so a script reads any of them
- * one way. `status` is the check's (pass, missing, duplicates, absent, error)
- * or the repair's (ok, repaired, skipped, dry-run, partial, failed).
+ * The one shape of `--json`, whatever the run: a repair's report, with the
+ * tool's version and the command first, so a script reads a check, a dry run
+ * and a repair one way. `status` is the check's (pass, missing, duplicates,
+ * absent, error) or the repair's (ok, repaired, skipped, dry-run, partial,
+ * failed); `error` is null when there is none.
  */
-export interface JsonReport {
-  version: string;
-  command: "check" | "dry-run" | "repair";
-  status: string;
-  database: string | null;
-  total: number | null;
-  missing: number | null;
-  generated: number;
-  remaining: number | null;
-  duplicates: number | null;
-  sharedCodes: number | null;
-  schema: CheckResult["schema"];
-  durationMs: number;
-  reason: string | null;
-  error: Failure | null;
-}
+export type JsonReport =
+  & { version: string; command: "check" | "dry-run" | "repair" }
+  & { status: CheckResult["status"] | RepairReport["status"] }
+  & { [Key in Exclude<keyof RepairReport, "status" | "error">]: RepairReport[Key] }
+  & { error: Failure | null };
 
 function jsonReport(
   command: JsonReport["command"],
@@ -258,9 +248,9 @@ export async function main(args: string[], env?: Env): Promise<number> {
   try {
     if (flags.check) {
       const result = await check({ env, timeoutMs: flags.timeoutMs });
-      if (result.status === "pass") log(LOG.allHaveCodes(result.total!));
-      else if (result.status === "error") log(LOG.checkError(result.reason!));
-      else log(LOG.checkFailed(result.reason!));
+      if (result.status === "pass") log(LOG.allHaveCodes(result.total));
+      else if (result.status === "error") log(LOG.checkError(result.reason));
+      else log(LOG.checkFailed(result.reason));
       print(jsonReport("check", result));
       // A driver error at any point means the check cannot vouch for a pass.
       if (strays > 0 && result.status === "pass") return 2;

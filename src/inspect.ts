@@ -13,24 +13,65 @@ import { sharedReason } from "./messages.ts";
 import { type Env, envSecrets } from "./connect/environment.ts";
 import { resolveTarget } from "./connect/target.ts";
 
-/** What the table looks like now. */
-export interface Inspection {
-  status: "pass" | "missing" | "duplicates" | "absent" | "error";
-  /** Human reason when status is not `pass`. */
-  reason: string | null;
-  total: number | null;
-  missing: number | null;
+/**
+ * What the table looks like now, by `status`: counted (`pass`, `missing`,
+ * `duplicates`), not there to count (`absent`), or not looked at (`error`).
+ * Every variant has every key, null where it knows nothing, so the JSON made
+ * of it has one shape.
+ */
+export type Inspection =
+  | CountedInspection<"pass">
+  | CountedInspection<"missing">
+  | CountedInspection<"duplicates">
+  | AbsentInspection
+  | FailedInspection;
+
+/**
+ * The table was there and counted: every user has a code of their own
+ * (`pass`), or `reason` says how many have none, or share one.
+ */
+export interface CountedInspection<Status extends "pass" | "missing" | "duplicates"> {
+  status: Status;
+  reason: Status extends "pass" ? null : string;
+  total: number;
+  missing: number;
   /** Users holding a code another user also holds (every holder). */
-  duplicates: number | null;
+  duplicates: number;
   /** How many codes those users share. */
-  sharedCodes: number | null;
-  schema: SchemaFacts | null;
+  sharedCodes: number;
+  schema: SchemaFacts;
   durationMs: number;
-  error?: Failure;
+  error?: undefined;
+}
+
+/** Nothing to count: the file, the table or the column is not there (`reason` says which). */
+export interface AbsentInspection {
+  status: "absent";
+  reason: string;
+  total: null;
+  missing: null;
+  duplicates: null;
+  sharedCodes: null;
+  schema: SchemaFacts;
+  durationMs: number;
+  error?: undefined;
+}
+
+/** The inspection could not look: nothing is known but why. */
+export interface FailedInspection {
+  status: "error";
+  reason: string;
+  error: Failure;
+  total: null;
+  missing: null;
+  duplicates: null;
+  sharedCodes: null;
+  schema: null;
+  durationMs: number;
 }
 
 /** An inspection that could not look: nothing is known but why. */
-export function failedInspection(error: Failure, durationMs = 0): Inspection {
+export function failedInspection(error: Failure, durationMs = 0): FailedInspection {
   return {
     status: "error",
     reason: error.message,
@@ -76,38 +117,39 @@ export async function inspect(
 
 async function look(db: Database): Promise<Inspection> {
   const schema = await db.schema();
-  const result: Inspection = {
-    status: "pass",
-    reason: null,
-    total: null,
-    missing: null,
-    duplicates: null,
-    sharedCodes: null,
-    schema: schema.facts,
-    durationMs: 0,
-  };
   if (schema.absence !== null) {
-    return { ...result, status: "absent", reason: schema.absence };
+    return {
+      status: "absent",
+      reason: schema.absence,
+      total: null,
+      missing: null,
+      duplicates: null,
+      sharedCodes: null,
+      schema: schema.facts,
+      durationMs: 0,
+    };
   }
   const { total, missing } = schema.counts;
   const shared = await schema.table.duplicates();
-  const duplicates = shared.users;
-  Object.assign(result, { total, missing, duplicates, sharedCodes: shared.codes });
+  const counted = {
+    total,
+    missing,
+    duplicates: shared.users,
+    sharedCodes: shared.codes,
+    schema: schema.facts,
+    durationMs: 0,
+  };
   if (missing > 0) {
     return {
-      ...result,
       status: "missing",
       reason: `${missing} of ${total} users have no invite code`,
+      ...counted,
     };
   }
-  if (duplicates > 0) {
-    return {
-      ...result,
-      status: "duplicates",
-      reason: sharedReason(duplicates, shared.codes),
-    };
+  if (shared.users > 0) {
+    return { status: "duplicates", reason: sharedReason(shared.users, shared.codes), ...counted };
   }
-  return result;
+  return { status: "pass", reason: null, ...counted };
 }
 
 /** What `check` reports: an inspection, and the database it looked at. */

@@ -23,7 +23,13 @@ import type {
 } from "./db/dialect.ts";
 import { openDatabase } from "./db/open.ts";
 import { closeWithin, DEFAULT_TIMEOUT_MS, timeoutError, withDeadline } from "./deadline.ts";
-import { describeFailure, type Failure, InviteCodeError, redact } from "./errors.ts";
+import {
+  describeFailure,
+  type Failure,
+  InviteCodeError,
+  isInviteCodeError,
+  redact,
+} from "./errors.ts";
 import { LOG } from "./messages.ts";
 import { type Env, envSecrets } from "./connect/environment.ts";
 import { resolveTarget } from "./connect/target.ts";
@@ -71,28 +77,68 @@ export interface RepairOptions {
 }
 
 /**
- * What a repair did; `--json` prints it. `partial`: batches committed before
- * a failure stopped the run; `generated` counts what committed, `remaining`
- * what the next run still has to do, and `error` says why it stopped.
+ * What a repair did; `--json` prints it. By `status`: it did its work
+ * (`ok`, `repaired`, `dry-run`), had nothing to work on (`skipped`), or was
+ * stopped by an error (`partial`: batches committed before it; `failed`:
+ * nothing did). Every variant has every key, null where it knows nothing,
+ * so the JSON made of it has one shape.
  */
-export interface RepairReport {
-  status: "ok" | "repaired" | "skipped" | "dry-run" | "partial" | "failed";
-  database: string | null;
-  total: number | null;
-  missing: number | null;
+export type RepairReport = DoneReport | SkippedReport | StoppedReport;
+
+/** The table was there and counted: nothing to do, codes given, or what a dry run would give. */
+export interface DoneReport {
+  status: "ok" | "repaired" | "dry-run";
+  database: string;
+  total: number;
+  missing: number;
   /** Users whose new code is committed (a dry run: 0). */
   generated: number;
   /** Users still without a code when the run ended, as far as it knows. */
-  remaining: number | null;
-  /** Users holding a code another user also holds (every holder). */
+  remaining: number;
+  /** Users holding a code another user also holds (every holder); null when it could not count them again. */
   duplicates: number | null;
   /** How many codes those users share. */
   sharedCodes: number | null;
+  schema: SchemaFacts;
+  durationMs: number;
+  reason: null;
+  error?: undefined;
+}
+
+/** Nothing to work on: the file, the table or the column is not there (`reason` says which). */
+export interface SkippedReport {
+  status: "skipped";
+  database: string;
+  total: null;
+  missing: null;
+  generated: 0;
+  remaining: null;
+  duplicates: null;
+  sharedCodes: null;
+  schema: SchemaFacts;
+  durationMs: number;
+  reason: string;
+  error?: undefined;
+}
+
+/**
+ * An error stopped the run: `generated` counts what committed (0 when
+ * `failed`), `remaining` what the next run still has to do, and the counts
+ * are what it learnt before it stopped.
+ */
+export interface StoppedReport {
+  status: "partial" | "failed";
+  database: string | null;
+  total: number | null;
+  missing: number | null;
+  generated: number;
+  remaining: number | null;
+  duplicates: number | null;
+  sharedCodes: number | null;
   schema: SchemaFacts | null;
   durationMs: number;
-  /** Why it skipped, stopped or failed; null when it did its work. */
-  reason: string | null;
-  error?: Failure;
+  reason: string;
+  error: Failure;
 }
 
 // Large enough that per-statement work is small beside the writes, small
@@ -146,18 +192,12 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
   const env = options.env ?? process.env;
   let secrets: readonly string[] = envSecrets(env);
   const log = (line: string) => (options.log ?? console.log)(redact(line, secrets));
-  const report: RepairReport = {
-    status: "ok",
-    database: null,
+  const seen: Seen = {
+    schema: null,
     total: null,
     missing: null,
-    generated: 0,
-    remaining: null,
     duplicates: null,
     sharedCodes: null,
-    schema: null,
-    durationMs: 0,
-    reason: null,
   };
   // What committed so far, kept outside the work the deadline may abandon.
   const progress: Progress = { committed: 0, found: 0 };
@@ -165,10 +205,12 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
   let upkeepDeadline: number | undefined;
   let db: Database | undefined;
   let slowHost: { cancel(): void } | undefined;
+  let database: string | null = null;
+  let report: RepairReport;
   try {
     const target = resolveTarget(env);
     secrets = target.secrets;
-    report.database = target.display;
+    database = target.display;
     // Until the first answer (a host that drops packets, a table another
     // transaction has locked), a start would otherwise stay silent.
     slowHost = noticeIfSlow(log, LOG.waitingForDatabase(target.display));
@@ -179,61 +221,137 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     );
     db = opened;
     const answered = slowHost.cancel;
-    const committed = await withDeadline(
+    const ending = await withDeadline(
       deadline,
       opened,
-      () => repairOpen(opened, report, options, log, deadline, answered, progress),
+      () => repairOpen(opened, seen, options, log, deadline, answered, progress),
     );
     // The codes are committed: upkeep gets a short bound of its own, and
     // nothing it meets can turn the report into a failure.
+    const committed = ending.status === "skipped" ? undefined : ending.committed;
     if (committed) {
       upkeepDeadline = Date.now() + UPKEEP_MS;
       try {
         await withDeadline(
           upkeepDeadline,
           opened,
-          () => afterCommit(committed.table, committed.backfill, report, log),
+          () => afterCommit(committed.table, committed.backfill, seen, log),
         );
       } catch (error) {
         log(LOG.maintenanceSkipped(describeFailure(error, secrets).message));
       }
     }
+    report = endReport(target.display, ending, seen);
   } catch (error) {
-    report.error = describeFailure(error, secrets);
-    report.reason = report.error.message;
-    if (progress.committed > 0) {
+    const failure = describeFailure(error, secrets);
+    report = stopReport(database, failure, seen, progress);
+    if (report.status === "partial") {
       // Committed batches stay: the report says what they did and what is left.
-      report.status = "partial";
-      report.missing = progress.found;
-      report.generated = progress.committed;
       log(
         LOG.partial(
           progress.committed,
           progress.found,
           Math.max(0, progress.found - progress.committed),
-          report.error.message,
+          failure.message,
         ),
       );
     } else {
-      report.status = "failed";
-      report.generated = 0;
-      log(LOG.failed(report.error.message));
+      log(LOG.failed(failure.message));
     }
   } finally {
     slowHost?.cancel();
-    // Codes several users hold are told, not hidden behind "All users have invite codes".
-    if (!options.fixDuplicates && report.duplicates && report.status !== "failed") {
-      log(LOG.duplicatesLeft(report.duplicates, report.sharedCodes ?? 1));
-    }
-    report.remaining = report.missing === null
-      ? null
-      : Math.max(0, report.missing - report.generated);
-    // Forcing the close drops in-flight work; only an expired deadline needs
-    // that (withDeadline already did it).
-    await closeWithin(db, report.error?.kind === "timeout");
-    report.durationMs = Math.round(performance.now() - started);
   }
+  // Codes several users hold are told, not hidden behind "All users have invite codes".
+  if (!options.fixDuplicates && report.duplicates && report.status !== "failed") {
+    log(LOG.duplicatesLeft(report.duplicates, report.sharedCodes ?? 1));
+  }
+  // Forcing the close drops in-flight work; only an expired deadline needs
+  // that (withDeadline already did it).
+  await closeWithin(db, report.error?.kind === "timeout");
+  report.durationMs = Math.round(performance.now() - started);
   return report;
+}
+
+/** What the run has learnt of the table so far: what a report can say, even of a failed run. */
+interface Seen {
+  schema: SchemaFacts | null;
+  total: number | null;
+  missing: number | null;
+  duplicates: number | null;
+  sharedCodes: number | null;
+}
+
+/** How a run that met no error ended; `committed` when codes were written. */
+type Ending =
+  | { status: "skipped"; schema: SchemaFacts; reason: string }
+  | {
+    status: "ok" | "repaired" | "dry-run";
+    schema: SchemaFacts;
+    total: number;
+    missing: number;
+    generated: number;
+    committed?: Committed;
+  };
+
+/** The report of a run that met no error. */
+function endReport(database: string, ending: Ending, seen: Seen): DoneReport | SkippedReport {
+  if (ending.status === "skipped") {
+    return {
+      status: "skipped",
+      database,
+      total: null,
+      missing: null,
+      generated: 0,
+      remaining: null,
+      duplicates: null,
+      sharedCodes: null,
+      schema: ending.schema,
+      durationMs: 0,
+      reason: ending.reason,
+    };
+  }
+  return {
+    status: ending.status,
+    database,
+    total: ending.total,
+    missing: ending.missing,
+    generated: ending.generated,
+    remaining: Math.max(0, ending.missing - ending.generated),
+    duplicates: seen.duplicates,
+    sharedCodes: seen.sharedCodes,
+    schema: ending.schema,
+    durationMs: 0,
+    reason: null,
+  };
+}
+
+/**
+ * The report of a run an error stopped: `partial` when batches committed
+ * before it, which stay; `failed` when nothing did.
+ */
+function stopReport(
+  database: string | null,
+  error: Failure,
+  seen: Seen,
+  progress: Progress,
+): StoppedReport {
+  const partial = progress.committed > 0;
+  const missing = partial ? progress.found : seen.missing;
+  const generated = partial ? progress.committed : 0;
+  return {
+    status: partial ? "partial" : "failed",
+    database,
+    total: seen.total,
+    missing,
+    generated,
+    remaining: missing === null ? null : Math.max(0, missing - generated),
+    duplicates: seen.duplicates,
+    sharedCodes: seen.sharedCodes,
+    schema: seen.schema,
+    durationMs: 0,
+    reason: error.message,
+    error,
+  };
 }
 
 /** Users whose codes committed, of those found missing: what a failure cannot take back. */
@@ -250,42 +368,40 @@ interface Committed {
 
 async function repairOpen(
   db: Database,
-  report: RepairReport,
+  seen: Seen,
   options: RepairOptions,
   log: (line: string) => void,
   deadline: number,
   answered: () => void,
   progress: Progress,
-): Promise<Committed | undefined> {
+): Promise<Ending> {
   const schema = await db.schema();
   answered();
-  report.schema = schema.facts;
+  seen.schema = schema.facts;
   if (schema.absence !== null) {
-    report.status = "skipped";
-    report.reason = schema.absence;
     log(LOG.skipped(schema.absence));
-    return;
+    return { status: "skipped", schema: schema.facts, reason: schema.absence };
   }
   const table = schema.table;
   const longest = longestCodeFor(schema.facts);
   // The schema's look counts without the lock: the common start (nothing
   // missing) stays free of writes and waits.
   const before = schema.counts;
-  report.total = before.total;
-  report.missing = before.missing;
+  seen.total = before.total;
+  seen.missing = before.missing;
   const shared = await table.duplicates();
-  report.duplicates = shared.users;
-  report.sharedCodes = shared.codes;
+  seen.duplicates = shared.users;
+  seen.sharedCodes = shared.codes;
+  const counted = { schema: schema.facts, total: before.total, missing: before.missing };
   const fixing = options.fixDuplicates ? shared.users - shared.codes : 0;
   if (before.missing === 0 && fixing === 0) {
     log(LOG.allHaveCodes(before.total));
-    return;
+    return { status: "ok", ...counted, generated: 0 };
   }
   if (options.dryRun) {
-    report.status = "dry-run";
     log(LOG.foundDryRun(before.missing));
     if (fixing > 0) log(LOG.duplicatesDryRun(fixing, shared.users, shared.codes));
-    return;
+    return { status: "dry-run", ...counted, generated: 0 };
   }
   if (schema.facts.server?.standby) {
     // A standby can tell what is missing; only the primary can write it.
@@ -309,23 +425,25 @@ async function repairOpen(
     },
   });
   await backfill.run();
-  report.generated = backfill.generated;
-  report.missing = backfill.found;
+  const done = { ...counted, missing: backfill.found, generated: backfill.generated };
   if (backfill.found === 0) {
     log(LOG.allHaveCodes(before.total));
-    return;
+    return { status: "ok", ...done };
   }
-  report.status = "repaired";
   log(LOG.success(backfill.generated));
   // Stopped on request: the upkeep is for a finished repair.
-  return backfill.stopped ? undefined : { table, backfill };
+  return {
+    status: "repaired",
+    ...done,
+    committed: backfill.stopped ? undefined : { table, backfill },
+  };
 }
 
 /** Best-effort work after the codes committed. */
 async function afterCommit(
   table: UserTable,
   backfill: Backfill,
-  report: RepairReport,
+  seen: Seen,
   log: (line: string) => void,
 ): Promise<void> {
   try {
@@ -352,11 +470,11 @@ async function afterCommit(
   }
   try {
     const shared = await table.duplicates();
-    report.duplicates = shared.users;
-    report.sharedCodes = shared.codes;
+    seen.duplicates = shared.users;
+    seen.sharedCodes = shared.codes;
   } catch {
-    report.duplicates = null;
-    report.sharedCodes = null;
+    seen.duplicates = null;
+    seen.sharedCodes = null;
   }
 }
 
@@ -521,7 +639,7 @@ class Backfill {
         result = await this.#chunk(tx, limit);
       } catch (error) {
         // A concurrent writer took one of these codes first: draw new ones.
-        if (error instanceof InviteCodeError && error.kind === "conflict" && ++conflicts <= 20) {
+        if (isInviteCodeError(error, "conflict") && ++conflicts <= 20) {
           continue;
         }
         throw error;

@@ -157,8 +157,10 @@ export async function serveFetch(
  * ```
  * @param db An open `DatabaseSync`.
  */
-export function definesSqlFunctions(db: object): boolean {
-  return typeof (db as { function?: unknown }).function === "function";
+export function definesSqlFunctions<T extends { function?: unknown }>(
+  db: T,
+): db is T & { function: NonNullable<T["function"]> } {
+  return typeof db.function === "function";
 }
 
 /**
@@ -169,12 +171,8 @@ export function definesSqlFunctions(db: object): boolean {
 export async function importSqlite(): Promise<typeof import("node:sqlite").DatabaseSync> {
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    // emitWarning(message, type) or emitWarning(message, { type }) or an Error's name.
-    const type = typeof rest[0] === "string"
-      ? rest[0]
-      : (rest[0] as { type?: string } | undefined)?.type ??
-        (warning instanceof Error ? warning.name : undefined);
-    if (type === "ExperimentalWarning") return;
+    // Only node:sqlite is loaded meanwhile: the experimental feature is SQLite.
+    if (warningType(warning, rest[0]) === "ExperimentalWarning") return;
     (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
@@ -182,6 +180,14 @@ export async function importSqlite(): Promise<typeof import("node:sqlite").Datab
   } finally {
     process.emitWarning = emitWarning;
   }
+}
+
+/** A warning's type, as `process.emitWarning` takes it: a string, or in the options or the Error. */
+function warningType(warning: string | Error, typeOrOptions: unknown): string | undefined {
+  if (typeof typeOrOptions === "string") return typeOrOptions;
+  const type = (typeOrOptions as { type?: unknown } | undefined)?.type;
+  if (typeof type === "string") return type;
+  return warning instanceof Error ? warning.name : undefined;
 }
 
 /** The command line that runs `script` with the permissions it needs. */

@@ -23,6 +23,9 @@ import { sampleOf } from "../scripts/metrics.ts";
 import { freePort } from "../scripts/net.ts";
 import { WARNING_PREFIX } from "../src/messages.ts";
 import { DENO_PERMISSIONS } from "../src/runtime.ts";
+import { resolveTarget } from "../src/connect/target.ts";
+import type { AssignResult } from "../src/db/dialect.ts";
+import { openDatabase } from "../src/db/open.ts";
 
 export type { Shape };
 
@@ -483,4 +486,32 @@ export function literal(text: string, flags = ""): RegExp {
 /** The fail-open WARNING line, starting a line, followed by `rest`. */
 export function warned(rest: RegExp = /(?:)/): RegExp {
   return new RegExp(`^${literal(WARNING_PREFIX).source}${rest.source}`, "m");
+}
+
+/**
+ * One chunk of the repair's work on the database `env` names, offering only
+ * `code`, rolled back: what the dialect makes of a code some row holds.
+ */
+export async function assignOnly(env: Record<string, string>, code: string): Promise<AssignResult> {
+  const db = await openDatabase(resolveTarget(env), { deadline: () => Date.now() + 10_000 });
+  try {
+    const schema = await db.schema();
+    if (schema.absence !== null) assert.fail(schema.absence);
+    const offered = {
+      draw: (count: number) => Array.from({ length: count }, () => code),
+      drawList: (count: number) => Array.from({ length: count }, () => code).join(","),
+    };
+    let result: AssignResult | undefined;
+    await assert.rejects(
+      schema.table.transaction(async (tx) => {
+        result = await tx.assign(null, 10, offered);
+        throw new Error("roll back");
+      }),
+      /roll back/,
+    );
+    assert.ok(result);
+    return result;
+  } finally {
+    await db.close();
+  }
 }

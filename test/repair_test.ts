@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { check, repair, VERSION } from "../mod.ts";
 import { createProbe, PROBE_PATH } from "../health.ts";
 import {
+  assignOnly,
   type Fixture,
   FIXTURES,
   GENERATED_CODE,
@@ -17,6 +18,7 @@ import {
   postgresFixture,
   type Row,
   runCli,
+  sqliteFixture,
   warned,
 } from "./helpers.ts";
 import { LOG } from "../src/messages.ts";
@@ -516,6 +518,22 @@ function failOnUserTrigger(dialect: string, column: string, value: string): stri
     CREATE TRIGGER refuse BEFORE UPDATE ON "user" FOR EACH ROW
       WHEN (NEW.${column} = '${value}') EXECUTE FUNCTION refuse()`;
 }
+
+test("SQLite: a code another user holds is passed over by its result code, not taken for a constraint that refuses codes", async () => {
+  const db = await sqliteFixture();
+  try {
+    await db.seed({ users: 3, missing: 1 });
+    const held = (await db.rows()).map((row) => row.code).find((code) => !isMissing(code));
+    assert.ok(held);
+    const result = await assignOnly(db.env, held);
+    // Under the unique index the one missing user's single try meets "UNIQUE
+    // constraint failed" (SQLITE_CONSTRAINT_UNIQUE): a code taken, so none given.
+    assert.deepEqual([result.assigned, result.targets], [0, 1]);
+    assert.equal((await db.rows()).filter((row) => isMissing(row.code)).length, 1);
+  } finally {
+    await db.close();
+  }
+});
 
 test("progress lines round down: never 100% before the last user", () => {
   assert.equal(LOG.progress(1, 3), "INFO: Generated invite codes for 1 of 3 users (33%)");

@@ -30,6 +30,7 @@ import { InviteCodeError } from "../src/errors.ts";
 import { LOG } from "../src/messages.ts";
 import { CIPHER_PERMISSION, DENO_PERMISSIONS, denoPermissionsFor } from "../src/runtime.ts";
 import {
+  assignOnly,
   GENERATED_CODE,
   isDeno,
   launch,
@@ -249,6 +250,13 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
   });
 
   // Under Node too: the project's Deno is on the PATH the tests run with.
+  test("a code another user holds is passed over by the library's named result code, as by a plain file's number", async () => {
+    const { dataDir, file } = encryptedDataDir({ users: 3, missing: 1 });
+    const held = oracle(file, `SELECT invite_code FROM "user" WHERE invite_code IS NOT NULL;`)[0];
+    const result = await assignOnly(cipherEnv(dataDir), held);
+    assert.deepEqual([result.assigned, result.targets], [0, 1]);
+  });
+
   test("Deno without --allow-ffi: one line naming it, fail open, untouched", async () => {
     const { dataDir, file } = encryptedDataDir({ users: 5, missing: 5 });
     const before = readFileSync(file);
@@ -283,6 +291,10 @@ describe("encrypted SQLite (sqlite+sqlcipher), judged by SQLCipher 4", { skip },
     assert.deepEqual(lines(ran.stdout + ran.stderr), [
       LOG.failed(LOG.cipherLibraryMissing(CIPHER_LIBRARY)),
     ]);
+    // What this runtime cannot do without the library: the kind "runtime".
+    const [jsonCmd, jsonArgv] = command(join(app, "mod.ts"), cipherEnv(dataDir), ["--json"]);
+    const json = await run(jsonCmd, jsonArgv, { env: cipherEnv(dataDir), cwd: app });
+    assert.equal(JSON.parse(json.stdout).error.kind, "runtime");
     assert.deepEqual(readFileSync(file), before);
     const plain = plainDataDir({ users: 5, missing: 5 });
     const [plainCmd, plainArgv] = command(join(app, "mod.ts"), { DATA_DIR: plain });

@@ -214,11 +214,13 @@ export function remainingMs(deadline: () => number): number {
 
 /**
  * Why the repair has nothing to work on, or null when the table and column
- * are there.
+ * are there; never null for facts that say the column is not.
  *
  * @param facts What the dialect found.
  * @param where How the database is named in a reason (a SQLite path).
  */
+export function absence(facts: SchemaFacts & { columnExists: false }, where: string): string;
+export function absence(facts: SchemaFacts, where: string): string | null;
 export function absence(facts: SchemaFacts, where: string): string | null {
   return !facts.databaseExists
     ? `database file ${where} does not exist yet`

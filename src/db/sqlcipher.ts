@@ -11,9 +11,9 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { InviteCodeError } from "../errors.ts";
+import { InviteCodeError, SQLITE } from "../errors.ts";
 import { LOG } from "../messages.ts";
-import type { SqliteOpener, SqliteStatement } from "./sqlite.ts";
+import { resultCode, type SqliteOpener, type SqliteStatement } from "./sqlite.ts";
 
 /** The npm package that reads and writes SQLCipher files. */
 export const CIPHER_LIBRARY = "better-sqlite3-multiple-ciphers";
@@ -48,8 +48,8 @@ async function loadLibrary(): Promise<CipherDatabaseClass> {
     const library = await import(specifier) as { default: CipherDatabaseClass };
     return library.default;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find (module|package)/.test(String(error))) {
+    // Node and Deno both give this code for a package that is not installed.
+    if ((error as { code?: unknown })?.code === "ERR_MODULE_NOT_FOUND") {
       throw new InviteCodeError("runtime", LOG.cipherLibraryMissing(CIPHER_LIBRARY), {
         cause: error,
       });
@@ -115,8 +115,7 @@ export async function sqlcipherOpener(passphrase: string): Promise<SqliteOpener>
       db.prepare("SELECT count(*) FROM sqlite_schema").get();
     } catch (error) {
       db.close();
-      const code = (error as { code?: string }).code ?? "";
-      if (code === "SQLITE_NOTADB") {
+      if (resultCode(error) === SQLITE.NOTADB) {
         throw new InviteCodeError("config", LOG.cipherRejected, { cause: error });
       }
       throw error;

@@ -28,7 +28,7 @@ import {
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
 import type { SqliteTarget } from "../connect/target.ts";
-import { InviteCodeError } from "../errors.ts";
+import { errorMessage, InviteCodeError, SQLITE } from "../errors.ts";
 import { definesSqlFunctions, importSqlite } from "../runtime.ts";
 
 const DatabaseSyncClass = await importSqlite();
@@ -68,9 +68,15 @@ export type SqliteOpener = (
 ) => SqliteConnection;
 
 /** A plain file, on `node:sqlite`. */
-const openPlain: SqliteOpener = (path, { readOnly }) =>
-  // The path is absolute, so SQLite never reads it as a "file:" URI.
-  new DatabaseSyncClass(path, { readOnly });
+const openPlain: SqliteOpener = (path, { readOnly }) => {
+  try {
+    // The path is absolute, so SQLite never reads it as a "file:" URI.
+    return new DatabaseSyncClass(path, { readOnly });
+  } catch (error) {
+    // Opening is all the constructor does, and Deno's gives no result code for it.
+    throw translateError(error, SQLITE.CANTOPEN);
+  }
+};
 
 /** Page cache of the repair's connection, in KiB. */
 const REPAIR_CACHE_KIB = 32768;
@@ -81,6 +87,21 @@ const COL = `"${COLUMN}"`;
 const MISSING = `(${COL} IS NULL OR (coalesce(unicode(${COL}), 0) IN (0, ${
   WHITESPACE_CODE_POINTS.join(", ")
 }) AND trim(${COL}, char(${WHITESPACE_CODE_POINTS.join(", ")})) = ''))`;
+
+/**
+ * The table as the file holds it. `binaryIndex`: an index leads with the
+ * column in BINARY order on a UTF-8 file, so blank codes sit at its two ends.
+ */
+interface OpenTable {
+  handle: SqliteConnection;
+  binaryIndex: boolean;
+  withoutRowid: boolean;
+}
+
+/** What a look at the file found: why there is nothing to work on, or the table. */
+type Found =
+  | { facts: SchemaFacts; absence: string; open?: undefined }
+  | { facts: SchemaFacts; absence: null; open: OpenTable };
 
 /**
  * Open a SQLite file; a file that does not exist is reported, never created.
@@ -117,17 +138,9 @@ export function openSqlite(
     return db;
   }
 
-  /**
-   * What the file holds; `binaryIndex`: an index leads with the column in
-   * BINARY order on a UTF-8 file, so blank codes sit at its two ends.
-   */
-  function facts(): {
-    facts: SchemaFacts;
-    handle?: SqliteConnection;
-    binaryIndex?: boolean;
-    withoutRowid?: boolean;
-  } {
-    const base: SchemaFacts = {
+  /** What the file holds: why the repair has nothing to work on, or the table to open. */
+  function facts(): Found {
+    const base: SchemaFacts & { columnExists: false } = {
       dialect: "sqlite",
       schema: "main",
       table: TABLE,
@@ -140,17 +153,21 @@ export function openSqlite(
       unique: false,
       indexed: false,
     };
+    const absent = (found: SchemaFacts & { columnExists: false }): Found => ({
+      facts: found,
+      absence: absence(found, target.path),
+    });
     const handle = connection();
-    if (!handle) return { facts: base };
+    if (!handle) return absent(base);
     return run(() => {
       const table = handle.prepare(
         "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name = ?",
       ).get(TABLE) as { wr: number } | undefined;
-      if (!table) return { facts: { ...base, databaseExists: true } };
+      if (!table) return absent({ ...base, databaseExists: true });
       const column = handle.prepare(
         `SELECT type FROM pragma_table_info(?) WHERE name = ?`,
       ).get(TABLE, COLUMN) as { type: string } | undefined;
-      if (!column) return { facts: { ...base, databaseExists: true, tableExists: true } };
+      if (!column) return absent({ ...base, databaseExists: true, tableExists: true });
       if (!holdsText(column.type)) {
         // A code of digits alone ("234567") would be stored as a number there.
         throw new InviteCodeError(
@@ -170,9 +187,12 @@ export function openSqlite(
       const { encoding } = handle.prepare("PRAGMA encoding").get() as { encoding: string };
       const length = /\(\s*(\d+)\s*\)/.exec(column.type)?.[1];
       return {
-        handle,
-        withoutRowid: table.wr === 1,
-        binaryIndex: encoding === "UTF-8" && leading.some((i) => i.coll === "BINARY"),
+        absence: null,
+        open: {
+          handle,
+          withoutRowid: table.wr === 1,
+          binaryIndex: encoding === "UTF-8" && leading.some((i) => i.coll === "BINARY"),
+        },
         facts: {
           ...base,
           databaseExists: true,
@@ -194,19 +214,13 @@ export function openSqlite(
       return explained(target.path, () =>
         promised(() => {
           const found = facts();
-          const reason = absence(found.facts, target.path);
-          if (reason !== null) return { facts: found.facts, absence: reason };
+          if (found.absence !== null) return { facts: found.facts, absence: found.absence };
+          const { handle, binaryIndex } = found.open;
           return {
             facts: found.facts,
             absence: null,
-            table: userTable(
-              found.handle!,
-              found.facts,
-              found.binaryIndex!,
-              found.withoutRowid!,
-              target.path,
-            ),
-            counts: countsOf(found.handle!, found.binaryIndex!),
+            table: userTable(found.open, found.facts, target.path),
+            counts: countsOf(handle, binaryIndex),
           };
         }));
     },
@@ -238,10 +252,8 @@ function countsOf(db: SqliteConnection, binaryIndex: boolean): Counts {
 }
 
 function userTable(
-  db: SqliteConnection,
+  { handle: db, binaryIndex, withoutRowid }: OpenTable,
   facts: SchemaFacts,
-  binaryIndex: boolean,
-  withoutRowid: boolean,
   path: string,
 ): UserTable {
   const table: UserTable = {
@@ -270,7 +282,9 @@ function userTable(
       // million codes: 1M users in 6-7 s and 133-143 MiB peak on Node,
       // against 10 s with 2 MiB, and no faster with 64 MiB (bench/README.md).
       run(() => db.exec(`PRAGMA cache_size = -${REPAIR_CACHE_KIB}`));
-      run(() => db.exec("BEGIN IMMEDIATE"));
+      // Prepared, not exec(): Deno's node:sqlite gives a result code (busy,
+      // read-only) only for a statement's errors.
+      run(() => db.prepare("BEGIN IMMEDIATE").run());
       try {
         const assigner = run(() => prepareAssign(db, facts));
         const result = await work({
@@ -288,7 +302,7 @@ function userTable(
             ),
           assign: (cursor, limit, codes) => promised(() => assigner(cursor, limit, codes)),
         });
-        run(() => db.exec("COMMIT"));
+        run(() => db.prepare("COMMIT").run());
         return result;
       } catch (error) {
         if (db.isTransaction) db.exec("ROLLBACK");
@@ -324,17 +338,20 @@ async function explained<T>(path: string, work: () => Promise<T>): Promise<T> {
 }
 
 function explainFileError(error: unknown, path: string): unknown {
-  const cause = error instanceof InviteCodeError ? error.cause : error;
-  const code = ((cause as { errcode?: number })?.errcode ?? 0) & 0xff;
-  const message = String((cause as { message?: string })?.message ?? cause);
-  if (code === 26) {
+  const code = primary(resultCode(error));
+  const message = errorMessage(error instanceof InviteCodeError ? error.cause ?? error : error);
+  const options = {
+    cause: error instanceof InviteCodeError ? error.cause : error,
+    code: resultName(code),
+  };
+  if (code === SQLITE.NOTADB) {
     return new InviteCodeError(
       "config",
       `${path} is not a SQLite database, or is encrypted (${message})`,
-      { cause },
+      options,
     );
   }
-  if (code === 8) {
+  if (code === SQLITE.READONLY) {
     // SQLite says "readonly database" also when it may not create its journal beside the file.
     const folder = dirname(path);
     const denied = !writableFile(path)
@@ -342,10 +359,10 @@ function explainFileError(error: unknown, path: string): unknown {
       : !writableFolder(folder)
       ? `the folder ${folder} is not writable by this user, and SQLite writes its journal there`
       : null;
-    if (denied) return new InviteCodeError("permission", `${denied} (${message})`, { cause });
+    if (denied) return new InviteCodeError("permission", `${denied} (${message})`, options);
   }
-  if (code === 14) {
-    return new InviteCodeError("connect", `cannot open ${path}: ${message}`, { cause });
+  if (code === SQLITE.CANTOPEN) {
+    return new InviteCodeError("connect", `cannot open ${path}: ${message}`, options);
   }
   return error;
 }
@@ -482,13 +499,17 @@ function prepareAssign(db: SqliteConnection, facts: SchemaFacts): Assigner {
  * a JSON text, and no chunk's worth of codes lives long enough in the JS
  * heap to be kept (bench/README.md).
  */
-function assignUnderUniqueIndex(db: SqliteConnection): Assigner {
+function assignUnderUniqueIndex(
+  db: SqliteConnection & Required<Pick<SqliteConnection, "function">>,
+): Assigner {
   let candidates: Candidates | undefined;
   let batch: string[] = [];
   let next = 0;
   let used = 0;
   // directOnly: no trigger or view in the file can call it.
-  db.function!(CANDIDATE, { deterministic: false, directOnly: true }, () => {
+  db.function(CANDIDATE, { deterministic: false, directOnly: true }, () => {
+    // A programming error, not a failure of the database: only the UPDATE
+    // below calls it, and only while it runs (described as "internal").
     if (!candidates) throw new Error(`${CANDIDATE}() is only for the repair's own UPDATE`);
     if (next === batch.length) {
       batch = candidates.draw(CANDIDATE_BATCH);
@@ -524,12 +545,12 @@ function assignUnderUniqueIndex(db: SqliteConnection): Assigner {
       return changed;
     } catch (error) {
       db.exec("ROLLBACK TO invite_code_single; RELEASE invite_code_single");
-      const message = String((error as Error)?.message ?? error);
-      if (/UNIQUE constraint failed/.test(message)) return 0;
+      const code = resultCode(error);
+      if (takenElsewhere(code)) return 0;
       throw new InviteCodeError(
         "schema",
-        `the database refuses the codes the repair gives: ${message}`,
-        { cause: error },
+        `the database refuses the codes the repair gives: ${errorMessage(error)}`,
+        { cause: error, code: resultName(code) },
       );
     }
   };
@@ -614,31 +635,77 @@ function assignWithLookups(db: SqliteConnection, indexed: boolean): Assigner {
   };
 }
 
-/**
- * Primary result codes by name: the SQLCipher library names them
- * ("SQLITE_BUSY_SNAPSHOT") where `node:sqlite` gives the number.
- */
-const RESULT_CODES: Record<string, number> = {
-  SQLITE_BUSY: 5,
-  SQLITE_LOCKED: 6,
-  SQLITE_READONLY: 8,
-  SQLITE_CANTOPEN: 14,
-};
+/** A result code's name in the table (`SQLITE.BUSY`), without its prefix. */
+type ResultName = keyof typeof SQLITE;
 
-/** Map a SQLite error (either driver's) to an `InviteCodeError` with one line. */
-function translateError(error: unknown): InviteCodeError {
+function isResultName(name: string): name is ResultName {
+  return Object.hasOwn(SQLITE, name);
+}
+
+/**
+ * A SQLite error's result code, from either driver: `node:sqlite` gives the
+ * extended code as a number (`errcode`), the SQLCipher library and a
+ * translated error its name (`code`, "SQLITE_CONSTRAINT_UNIQUE"). An
+ * extended name the table lacks ("SQLITE_BUSY_SNAPSHOT") gives its primary
+ * code. Undefined when the error carries none.
+ *
+ * @param error Whatever a driver threw.
+ */
+export function resultCode(error: unknown): number | undefined {
+  const { errcode, code } = (error ?? {}) as { errcode?: unknown; code?: unknown };
+  if (typeof errcode === "number") return errcode;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return undefined;
+  const name = code.slice("SQLITE_".length);
+  const primaryName = name.split("_")[0];
+  return isResultName(name)
+    ? SQLITE[name]
+    : isResultName(primaryName)
+    ? SQLITE[primaryName]
+    : undefined;
+}
+
+/** The primary result code of an extended one: its low byte. */
+function primary(code: number | undefined): number | undefined {
+  return code === undefined ? undefined : code & 0xff;
+}
+
+/** The name an `InviteCodeError` carries for `code`: its own, else its primary code's. */
+function resultName(code: number | undefined): string | undefined {
+  const names = Object.keys(SQLITE).filter(isResultName);
+  const name = names.find((n) => SQLITE[n] === code) ??
+    names.find((n) => SQLITE[n] === primary(code));
+  return name === undefined ? undefined : `SQLITE_${name}`;
+}
+
+/**
+ * Whether a write was refused because another row holds the value: SQLite
+ * says "UNIQUE constraint failed" for a unique index and a primary key alike.
+ */
+function takenElsewhere(code: number | undefined): boolean {
+  return code === SQLITE.CONSTRAINT_UNIQUE || code === SQLITE.CONSTRAINT_PRIMARYKEY;
+}
+
+/**
+ * Map a SQLite error (either driver's) to an `InviteCodeError` with one line
+ * and the result code's name.
+ *
+ * @param error What the driver threw.
+ * @param fallback The code to take when the driver gave none.
+ */
+function translateError(error: unknown, fallback?: number): InviteCodeError {
   if (error instanceof InviteCodeError) return error;
-  const e = error as { message?: string; errcode?: number; code?: unknown };
-  const message = String(e?.message ?? error);
-  const named = typeof e?.code === "string" ? /^SQLITE_[A-Z]+/.exec(e.code)?.[0] : undefined;
-  const code = (e?.errcode ?? RESULT_CODES[named ?? ""] ?? 0) & 0xff;
-  if (code === 5 || code === 6) {
-    return new InviteCodeError("lock", `database is locked: ${message}`, { cause: error });
+  const message = errorMessage(error);
+  const code = resultCode(error) ?? fallback;
+  const options = { cause: error, code: resultName(code) };
+  if (takenElsewhere(code)) return new InviteCodeError("conflict", message, options);
+  switch (primary(code)) {
+    case SQLITE.BUSY:
+    case SQLITE.LOCKED:
+      return new InviteCodeError("lock", `database is locked: ${message}`, options);
+    case SQLITE.READONLY:
+      return new InviteCodeError("permission", message, options);
+    case SQLITE.CANTOPEN:
+      return new InviteCodeError("connect", message, options);
   }
-  if (code === 8) return new InviteCodeError("permission", message, { cause: error });
-  if (code === 14) return new InviteCodeError("connect", message, { cause: error });
-  if (/UNIQUE constraint failed/.test(message)) {
-    return new InviteCodeError("conflict", message, { cause: error });
-  }
-  return new InviteCodeError("database", message, { cause: error });
+  return new InviteCodeError("database", message, options);
 }

@@ -30,14 +30,6 @@ export function verdict(result: Inspection): Verdict {
   return { status: "fail", code: 503 };
 }
 
-/** Users missing a code, when the inspection could count them. */
-function missingOf(result: Inspection): number | null {
-  return result.status === "pass" || result.status === "missing" ||
-      result.status === "duplicates"
-    ? result.missing
-    : null;
-}
-
 /**
  * Why the check is not a pass, as much as a caller may see: the kind of
  * failure (`connect`, `timeout`, `permission`, `absent`, ...) unless `details`.
@@ -46,13 +38,13 @@ function missingOf(result: Inspection): number | null {
  * @param details Whether the operator opted in to full reasons.
  */
 export function publicReason(result: Inspection, details: boolean): string | null {
-  if (result.reason === null) return null;
+  if (result.status === "pass") return null;
   if (details || result.status === "missing" || result.status === "duplicates") {
     return result.reason;
   }
   if (result.status === "absent") return "absent: the invite_code column or its table is missing";
-  if (result.error?.kind === "starting") return result.reason;
-  return `check failed: ${result.error?.kind ?? "internal"}`;
+  if (result.error.kind === "starting") return result.reason;
+  return `check failed: ${result.error.kind}`;
 }
 
 /**
@@ -66,7 +58,7 @@ export function publicReason(result: Inspection, details: boolean): string | nul
  * @param details Whether full reasons may be shown.
  */
 export function textBody(result: Inspection, details: boolean): string {
-  const missing = missingOf(result);
+  const missing = result.missing;
   return missing === null
     ? `missing=unknown (${publicReason(result, details)})\n`
     : `missing=${missing}\n`;
@@ -84,7 +76,7 @@ export function textBody(result: Inspection, details: boolean): string {
  * @param details Whether full reasons may be shown.
  */
 export function healthBody(result: Inspection, at: number, details: boolean): string {
-  const missing = missingOf(result);
+  const missing = result.missing;
   const time = new Date(at).toISOString();
   const component = (observedValue: unknown, observedUnit: string, state: string) => [
     { componentType: "datastore", observedValue, observedUnit, status: state, time },
