@@ -87,7 +87,7 @@ const MISSING = `(${COL} IS NULL OR (coalesce(unicode(${COL}), 0) IN (0, ${
  *
  * @example
  * ```ts
- * const db = openSqlite(target, { deadline: () => Date.now() + 5000 });
+ * const db = openSqlite(target, { deadline: () => Deadline.after(5000) });
  * const schema = await db.schema();
  * ```
  * @param target The resolved target (an absolute path).
