@@ -85,7 +85,7 @@ const MUTATIONS: Mutation[] = [
     to: "export { type CheckResult, inspect, type Inspection }",
     tests: ["test/repair_test.ts"],
   },
-  // health.ts
+  // The probe: src/probe/server.ts and src/probe/settings.ts, behind health.ts
   {
     name: "probe/server.ts: HEAD answers with a body",
     file: "src/probe/server.ts",
@@ -103,9 +103,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "probe/settings.ts: REPAIR_INTERVAL read as milliseconds",
     file: "src/probe/settings.ts",
-    from:
-      'repairIntervalMs: inMs("REPAIR_INTERVAL", readSetting("REPAIR_INTERVAL", env.REPAIR_INTERVAL)),',
-    to: 'repairIntervalMs: readSetting("REPAIR_INTERVAL", env.REPAIR_INTERVAL),',
+    from: 'repairIntervalMs: readMs(env, "REPAIR_INTERVAL"),',
+    to: 'repairIntervalMs: readSetting(env, "REPAIR_INTERVAL"),',
     tests: PROBE,
   },
   {

@@ -336,28 +336,47 @@ function shown(raw: string): string {
   return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}...` : raw);
 }
 
+/** The environment, or any map of variables. */
+export type Variables = Readonly<Record<string, string | undefined>>;
+
 /** Whether a variable is unset: compose passes `${VAR:-}` as "", which is its default too. */
 function unset(raw: string | undefined): raw is undefined | "" {
   return raw === undefined || raw === "";
 }
 
 /**
- * Read the number setting `name` from `raw` (a flag's value or a variable's),
- * in its own unit; unset or empty is its default.
+ * Read the number variable `name` from `env`, in its own unit; unset or
+ * empty is its default.
  *
  * @example
  * ```ts
- * readSetting("HEALTH_CACHE_MS", "500"); // 500
- * readSetting("HEALTH_CACHE_MS", ""); // 2000
+ * readSetting({ HEALTH_CACHE_MS: "500" }, "HEALTH_CACHE_MS"); // 500
+ * readSetting({ HEALTH_CACHE_MS: "" }, "HEALTH_CACHE_MS"); // 2000
  * ```
- * @param name The setting.
- * @param raw What was given, if anything.
+ * @param env The environment.
+ * @param name The variable.
  */
-export function readSetting(name: DefaultedName, raw: string | undefined): number;
-export function readSetting(name: NumberName, raw: string | undefined): number | null;
-export function readSetting(name: NumberName, raw: string | undefined): number | null {
+export function readSetting(env: Variables, name: DefaultedName): number;
+export function readSetting(env: Variables, name: NumberName): number | null;
+export function readSetting(env: Variables, name: NumberName): number | null {
   const setting: NumberSetting = SETTINGS[name];
+  const raw = env[name];
   return unset(raw) ? setting.default : readNumber(name, raw, setting);
+}
+
+/**
+ * Read the time variable `name` from `env` in milliseconds, whichever of
+ * seconds or milliseconds the table says it is given in.
+ *
+ * @example
+ * ```ts
+ * readMs({ REPAIR_INTERVAL: "60" }, "REPAIR_INTERVAL"); // 60000
+ * ```
+ * @param env The environment.
+ * @param name The variable; its unit is `s` or `ms`.
+ */
+export function readMs(env: Variables, name: DefaultedName): number {
+  return inMs(name, readSetting(env, name));
 }
 
 /**
@@ -374,21 +393,22 @@ export function inMs(name: NumberName, value: number): number {
 }
 
 /**
- * Read the word setting `name` from `raw`: unset or empty is its default,
+ * Read the word variable `name` from `env`: unset or empty is its default,
  * anything but its values or what it accepts the `config` error that names it.
  *
  * @example
  * ```ts
- * readWord("HEALTH_DETAILS", "1"); // "1"
- * readWord("HEALTH_DETAILS", "yes"); // throws: HEALTH_DETAILS must be 0 or 1, got "yes"
+ * readWord({ HEALTH_DETAILS: "1" }, "HEALTH_DETAILS"); // "1"
+ * readWord({ HEALTH_DETAILS: "yes" }, "HEALTH_DETAILS"); // throws: HEALTH_DETAILS must be 0 or 1, got "yes"
  * ```
- * @param name A choice or text setting.
- * @param raw What was given, if anything.
+ * @param env The environment.
+ * @param name A choice or text variable.
  */
-export function readWord(name: DefaultedWordName, raw: string | undefined): string;
-export function readWord(name: WordName, raw: string | undefined): string | null;
-export function readWord(name: WordName, raw: string | undefined): string | null {
+export function readWord(env: Variables, name: DefaultedWordName): string;
+export function readWord(env: Variables, name: WordName): string | null;
+export function readWord(env: Variables, name: WordName): string | null {
   const setting: ChoiceSetting | TextSetting = SETTINGS[name];
+  const raw = env[name];
   if (unset(raw)) return setting.default;
   const good = setting.type === "choice"
     ? setting.values.includes(raw)
@@ -400,19 +420,19 @@ export function readWord(name: WordName, raw: string | undefined): string | null
   return raw;
 }
 
+/** The settings that are on or off. */
+export type SwitchName = {
+  [N in SettingName]: (typeof SETTINGS)[N] extends { type: "switch" } ? N : never;
+}[SettingName];
+
 /**
  * Whether the switch variable `name` is on: `1`, and nothing else.
  *
+ * @param env The environment.
  * @param name A switch variable.
- * @param raw Its value, if any.
  */
-export function isOn(
-  name: { [N in SettingName]: (typeof SETTINGS)[N] extends { type: "switch" } ? N : never }[
-    SettingName
-  ],
-  raw: string | undefined,
-): boolean {
-  return SETTINGS[name].type === "switch" && raw === "1";
+export function isOn(env: Variables, name: SwitchName): boolean {
+  return env[name] === "1";
 }
 
 /**

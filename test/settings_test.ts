@@ -11,9 +11,9 @@ import { test } from "node:test";
 import {
   type DefaultedName,
   defaultText,
-  inMs,
   type NumberName,
   rangeText,
+  readMs,
   readSetting,
   type Setting,
   type SettingName,
@@ -125,7 +125,7 @@ test("--help gives every flag, its short form, its range and its default, from t
 
 test("the probe's defaults are the table's, in milliseconds where it says", () => {
   const read = probeSettings({});
-  const ms = (name: DefaultedName) => inMs(name, readSetting(name, undefined));
+  const ms = (name: DefaultedName) => readMs({}, name);
   assert.equal(read.port, SETTINGS.HEALTH_PORT.default);
   assert.equal(read.host, SETTINGS.HEALTH_HOST.default);
   assert.equal(read.cacheMs, ms("HEALTH_CACHE_MS"));
@@ -145,13 +145,13 @@ test("a bad setting is the config error that names it, at each bound of its rang
   for (const [name, setting] of settings()) {
     if (setting.type !== "number" || name.startsWith("--")) continue;
     const variable = name as NumberName;
-    assert.equal(readSetting(variable, String(setting.min)), setting.min, name);
-    assert.equal(readSetting(variable, String(setting.max)), setting.max, name);
+    assert.equal(readSetting({ [name]: String(setting.min) }, variable), setting.min, name);
+    assert.equal(readSetting({ [name]: String(setting.max) }, variable), setting.max, name);
     for (
       const bad of [String(setting.max + 1), ...(setting.min > 0 ? [String(setting.min - 1)] : [])]
     ) {
       assert.throws(
-        () => readSetting(variable, bad),
+        () => readSetting({ [name]: bad }, variable),
         (error: Error & { kind?: string }) =>
           error.kind === "config" &&
           error.message === `${name} needs ${setting.integer ? "a whole number" : "a number"} ` +

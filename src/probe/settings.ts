@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { inMs, isOn, readSetting, readWord } from "../settings.ts";
+import { isOn, readMs, readSetting, readWord } from "../settings.ts";
 import type { Env } from "../connect/environment.ts";
 
 /** Everything the probe reads from the environment, with its default. */
@@ -44,17 +44,17 @@ export interface ProbeSettings {
  */
 export function probeSettings(env: Env): ProbeSettings {
   return {
-    host: readWord("HEALTH_HOST", env.HEALTH_HOST),
-    port: readSetting("HEALTH_PORT", env.HEALTH_PORT),
-    cacheMs: inMs("HEALTH_CACHE_MS", readSetting("HEALTH_CACHE_MS", env.HEALTH_CACHE_MS)),
-    timeoutMs: inMs("HEALTH_TIMEOUT_MS", readSetting("HEALTH_TIMEOUT_MS", env.HEALTH_TIMEOUT_MS)),
-    details: readWord("HEALTH_DETAILS", env.HEALTH_DETAILS) === "1",
-    repairIntervalMs: inMs("REPAIR_INTERVAL", readSetting("REPAIR_INTERVAL", env.REPAIR_INTERVAL)),
-    repairBatchSize: readSetting("REPAIR_BATCH_SIZE", env.REPAIR_BATCH_SIZE),
-    repairMaxRate: readSetting("REPAIR_MAX_RATE", env.REPAIR_MAX_RATE),
-    repairMaxLagSeconds: readSetting("REPAIR_MAX_LAG", env.REPAIR_MAX_LAG),
-    repairMaxActive: readSetting("REPAIR_MAX_ACTIVE", env.REPAIR_MAX_ACTIVE),
-    exitWithParent: isOn("HEALTH_EXIT_WITH_PARENT", env.HEALTH_EXIT_WITH_PARENT),
+    host: readWord(env, "HEALTH_HOST"),
+    port: readSetting(env, "HEALTH_PORT"),
+    cacheMs: readMs(env, "HEALTH_CACHE_MS"),
+    timeoutMs: readMs(env, "HEALTH_TIMEOUT_MS"),
+    details: readWord(env, "HEALTH_DETAILS") === "1",
+    repairIntervalMs: readMs(env, "REPAIR_INTERVAL"),
+    repairBatchSize: readSetting(env, "REPAIR_BATCH_SIZE"),
+    repairMaxRate: readSetting(env, "REPAIR_MAX_RATE"),
+    repairMaxLagSeconds: readSetting(env, "REPAIR_MAX_LAG"),
+    repairMaxActive: readSetting(env, "REPAIR_MAX_ACTIVE"),
+    exitWithParent: isOn(env, "HEALTH_EXIT_WITH_PARENT"),
   };
 }
 
@@ -66,5 +66,5 @@ export function probeSettings(env: Env): ProbeSettings {
  * @param env The environment.
  */
 export function besideApp(env: Env): boolean {
-  return isOn("HEALTH_BESIDE_APP", env.HEALTH_BESIDE_APP);
+  return isOn(env, "HEALTH_BESIDE_APP");
 }
