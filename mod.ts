@@ -42,6 +42,8 @@ export { VERSION } from "./src/version.ts";
 export { main } from "./src/cli.ts";
 
 if (isEntryPoint(import.meta)) {
-  const { main } = await import("./src/cli.ts");
-  exit(await main(process.argv.slice(2)));
+  // runCli installs process-wide handlers (stray errors): the command's
+  // alone, so only this entry calls it and importing installs nothing.
+  const { runCli } = await import("./src/cli.ts");
+  exit(await runCli(process.argv.slice(2)));
 }

@@ -6,8 +6,14 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { DEFAULT_TIMEOUT_MS } from "./deadline.ts";
-import { errorMessage, type Failure, oneLine, redact, strayLine } from "./errors.ts";
+import {
+  errorMessage,
+  type Failure,
+  InviteCodeError,
+  oneLine,
+  redact,
+  strayLine,
+} from "./errors.ts";
 import { check, type CheckResult } from "./inspect.ts";
 import { LOG } from "./messages.ts";
 import { repair, type RepairReport } from "./repair.ts";
@@ -18,9 +24,54 @@ import {
   missingPermissions,
   permissionLine,
 } from "./runtime.ts";
-import { readNumber, SettingError } from "./settings.ts";
+import {
+  defaultText,
+  inMs,
+  rangeText,
+  readNumber,
+  type Setting,
+  type SettingName,
+  SETTINGS,
+  settings,
+} from "./settings.ts";
 import { type Env, envSecrets } from "./connect/environment.ts";
 import { VERSION } from "./version.ts";
+
+/** The flags, from the settings table, in its order. */
+const FLAGS = settings().filter(([name]) => name.startsWith("--"));
+
+/** Where a flag's help starts: after `  --batch-size N` and a gap. */
+const HELP_COLUMN = 23;
+const HELP_WIDTH = 79;
+
+/**
+ * `text` in lines of at most HELP_WIDTH, the first after `head`, the rest
+ * indented to HELP_COLUMN. Words joined by a no-break space stay together.
+ */
+function helpLines(head: string, text: string): string {
+  const lines: string[] = [];
+  let line = head.padEnd(HELP_COLUMN - 1);
+  for (const word of text.split(" ")) {
+    if (line.length + 1 + word.length > HELP_WIDTH && line.trim() !== head.trim()) {
+      lines.push(line);
+      line = " ".repeat(HELP_COLUMN - 1);
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines.join("\n").replaceAll("\u00a0", " ");
+}
+
+/** One flag's lines of `--help`: its forms, its help, its range and default. */
+function flagHelp(name: SettingName, setting: Setting): string {
+  const forms = setting.short ? `-${setting.short}, ${name}` : name;
+  if (setting.type !== "number") return helpLines(`  ${forms}`, setting.help);
+  const value = setting.value ?? "N";
+  // The range and default stay on one line, as an operator greps for them.
+  const range = `${value} from ${rangeText(setting)}`.replaceAll(" ", "\u00a0");
+  const fallback = setting.default === null ? "" : `\u00a0(default\u00a0${defaultText(setting)})`;
+  return helpLines(`  ${forms} ${value}`, `${setting.help}, ${range}${fallback}`);
+}
 
 const HELP = `invite-code-repair ${VERSION}: give every Open WebUI user a unique invite code
 
@@ -32,21 +83,7 @@ unique one, in one transaction. Failures print a WARNING line and exit 0 so the
 app still starts.
 
 Flags:
-  --check              read-only: exit 0 when nothing is missing, 1 when users
-                       lack codes, codes are duplicated, or the table or column
-                       is absent, 2 when it cannot run
-  --dry-run            report what a repair would do, change nothing
-  --json               print one JSON report on stdout (log lines go to stderr)
-  --fix-duplicates     also give new codes to all but the earliest holder
-                       (by created_at) of each code that several users share;
-                       with --dry-run, say how many it would change
-  --strict             exit 1 when the repair fails or stops part-way
-                       (default: fail open, exit 0)
-  --batch-size N       commit every N users instead of once (each batch
-                       atomic), N from 1 to 100000000
-  --timeout SECONDS    give up after this long, 1 to 86400 (default 120)
-  -h, --help           print this help
-  -V, --version        print the version
+${FLAGS.map(([name, setting]) => flagHelp(name, setting)).join("\n")}
 
 Exit codes: 0 done, nothing to do, skipped, or failed open; 1 failed or
 stopped part-way with --strict, or --check found users missing, duplicates or
@@ -97,19 +134,21 @@ function jsonReport(
 
 /** What the flags ask for. */
 interface Flags {
-  check?: boolean;
-  "dry-run"?: boolean;
-  "fix-duplicates"?: boolean;
-  json?: boolean;
-  strict?: boolean;
-  help?: boolean;
-  version?: boolean;
+  check: boolean;
+  dryRun: boolean;
+  fixDuplicates: boolean;
+  json: boolean;
+  strict: boolean;
+  help: boolean;
+  version: boolean;
   batchSize?: number;
   timeoutMs: number;
 }
 
 /** Flags whose value is a number: a negative one is a value, not a flag. */
-const NUMBER_FLAGS = new Set(["--batch-size", "--timeout"]);
+const NUMBER_FLAGS = new Set(
+  FLAGS.filter(([, setting]) => setting.type === "number").map(([name]) => name),
+);
 
 /**
  * `--batch-size -1` as `--batch-size=-1`: parseArgs reads "-1" as a flag and
@@ -119,7 +158,7 @@ function joinNegativeValues(args: string[]): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const next = args[i + 1];
-    if (NUMBER_FLAGS.has(args[i]) && next !== undefined && /^-[\d.]/.test(next)) {
+    if (NUMBER_FLAGS.has(args[i] as SettingName) && next !== undefined && /^-[\d.]/.test(next)) {
       joined.push(`${args[i]}=${next}`);
       i++;
     } else {
@@ -129,48 +168,62 @@ function joinNegativeValues(args: string[]): string[] {
   return joined;
 }
 
+/** parseArgs' options, from the table: a switch is a boolean, a number a string. */
+const PARSE_OPTIONS = Object.fromEntries(
+  FLAGS.map(([name, setting]) => [
+    name.slice(2),
+    setting.type === "switch"
+      ? { type: "boolean" as const, ...(setting.short ? { short: setting.short } : {}) }
+      : { type: "string" as const },
+  ]),
+);
+
 function parseFlags(args: string[]): Flags {
-  let parsed;
+  let values;
   try {
-    parsed = parseArgs({
+    values = parseArgs({
       args: joinNegativeValues(args),
       strict: true,
       allowPositionals: false,
-      options: {
-        check: { type: "boolean" },
-        "dry-run": { type: "boolean" },
-        "fix-duplicates": { type: "boolean" },
-        json: { type: "boolean" },
-        strict: { type: "boolean" },
-        "batch-size": { type: "string" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
+      options: PARSE_OPTIONS,
     }).values;
   } catch (error) {
     const message = errorMessage(error).split(/\. |\n/)[0];
-    throw new SettingError(message.charAt(0).toLowerCase() + message.slice(1));
+    throw new InviteCodeError("config", message.charAt(0).toLowerCase() + message.slice(1));
   }
-  if (parsed.check && parsed["dry-run"]) {
-    throw new SettingError("--check and --dry-run exclude each other");
+  const on = (flag: SettingName) => values[flag.slice(2)] === true;
+  const given = (flag: SettingName) => {
+    const value = values[flag.slice(2)];
+    return typeof value === "string" ? value : undefined;
+  };
+  if (on("--check") && on("--dry-run")) {
+    throw new InviteCodeError("config", "--check and --dry-run exclude each other");
   }
   // A check changes nothing: a flag that asks for a change is refused, not ignored.
-  if (parsed.check && parsed["fix-duplicates"]) {
-    throw new SettingError(
+  if (on("--check") && on("--fix-duplicates")) {
+    throw new InviteCodeError(
+      "config",
       "--check and --fix-duplicates exclude each other (--fix-duplicates --dry-run shows what it would change)",
     );
   }
-  const batch = parsed["batch-size"];
+  // Given but empty is a bad value, not the default: only a variable's "" is unset.
+  const batch = given("--batch-size");
+  const timeout = given("--timeout");
+  const seconds = timeout === undefined
+    ? SETTINGS["--timeout"].default
+    : readNumber("--timeout", timeout, SETTINGS["--timeout"]);
   return {
-    ...parsed,
+    check: on("--check"),
+    dryRun: on("--dry-run"),
+    fixDuplicates: on("--fix-duplicates"),
+    json: on("--json"),
+    strict: on("--strict"),
+    help: on("--help"),
+    version: on("--version"),
     batchSize: batch === undefined
       ? undefined
-      : readNumber("--batch-size", batch, { integer: true, min: 1, max: 100_000_000 }),
-    timeoutMs: parsed.timeout === undefined
-      ? DEFAULT_TIMEOUT_MS
-      : readNumber("--timeout", parsed.timeout, { integer: false, min: 1, max: 86_400 }) *
-        1000,
+      : readNumber("--batch-size", batch, SETTINGS["--batch-size"]),
+    timeoutMs: inMs("--timeout", seconds),
   };
 }
 
@@ -178,7 +231,7 @@ function parseFlags(args: string[]): Flags {
  * Set by start.sh for the repair it runs: the flags came from its
  * `INVITE_CODE_FLAGS`.
  */
-export const FLAGS_FROM_START_SH = "INVITE_CODE_FLAGS_FROM_START_SH";
+export const FLAGS_FROM_START_SH = "INVITE_CODE_FLAGS_FROM_START_SH" satisfies SettingName;
 
 /** A variable of `env` (default `process.env`), or undefined where Deno may not read it. */
 function readEnv(env: Env | undefined, name: string): string | undefined {
@@ -189,8 +242,19 @@ function readEnv(env: Env | undefined, name: string): string | undefined {
   }
 }
 
+/** What only the command's own process may install. */
+export interface MainOptions {
+  /**
+   * Route errors that escape every callback (a driver's stray timer) to
+   * `report` for the rest of the process: `runCli` passes `containStrayErrors`.
+   * Without it nothing process-wide is touched.
+   */
+  containStrays?: (report: (error: unknown) => void) => void;
+}
+
 /**
  * Run the CLI with `args`; resolves to the exit code and never exits itself.
+ * Installs nothing process-wide unless `options.containStrays` asks it to.
  *
  * @example
  * ```ts
@@ -198,8 +262,9 @@ function readEnv(env: Env | undefined, name: string): string | undefined {
  * ```
  * @param args The flags, without the runtime and script.
  * @param env The environment; default `process.env`.
+ * @param options Process-wide handling, for the command's own process.
  */
-export async function main(args: string[], env?: Env): Promise<number> {
+export async function main(args: string[], env?: Env, options: MainOptions = {}): Promise<number> {
   let flags: Flags;
   try {
     flags = parseFlags(args);
@@ -241,7 +306,7 @@ export async function main(args: string[], env?: Env): Promise<number> {
 
   let strays = 0;
   const secrets = () => envSecrets(env ?? process.env);
-  containStrayErrors((error) => {
+  options.containStrays?.((error) => {
     strays++;
     log(strayLine(error, secrets()));
   });
@@ -259,12 +324,12 @@ export async function main(args: string[], env?: Env): Promise<number> {
     const report = await repair({
       env,
       log,
-      dryRun: flags["dry-run"],
-      fixDuplicates: flags["fix-duplicates"],
+      dryRun: flags.dryRun,
+      fixDuplicates: flags.fixDuplicates,
       batchSize: flags.batchSize,
       timeoutMs: flags.timeoutMs,
     });
-    print(jsonReport(flags["dry-run"] ? "dry-run" : "repair", report));
+    print(jsonReport(flags.dryRun ? "dry-run" : "repair", report));
     return (report.status === "failed" || report.status === "partial") && flags.strict ? 1 : 0;
   } catch (error) {
     // repair() and check() report rather than throw; what reaches here is the
@@ -274,4 +339,19 @@ export async function main(args: string[], env?: Env): Promise<number> {
       : oneLine(redact(errorMessage(error), secrets()), 300);
     return fail(line);
   }
+}
+
+/**
+ * The command as mod.ts runs it: `main` with stray errors contained for the
+ * whole process (each one WARNING line, and the repair carries on). Only an
+ * entry point calls this: importing the library installs nothing.
+ *
+ * @example
+ * ```ts
+ * exit(await runCli(process.argv.slice(2)));
+ * ```
+ * @param args The flags, without the runtime and script.
+ */
+export function runCli(args: string[]): Promise<number> {
+  return main(args, undefined, { containStrays: containStrayErrors });
 }

@@ -1,13 +1,16 @@
 /**
  * Time bounds: a container start can never hang on this step, and a wedged
- * driver cannot hold a fail-open process open.
+ * driver cannot hold a fail-open process open. A deadline travels as one
+ * `Deadline`: the instant, and the setting that set it, so the error names
+ * what to raise.
  *
  * @module
  */
 import { InviteCodeError } from "./errors.ts";
+import { inMs, type SettingName, SETTINGS } from "./settings.ts";
 
-/** The default overall deadline, in milliseconds (`--timeout 120`). */
-export const DEFAULT_TIMEOUT_MS = 120_000;
+/** The default overall deadline, in milliseconds (`--timeout`'s default). */
+export const DEFAULT_TIMEOUT_MS = inMs("--timeout", SETTINGS["--timeout"].default);
 
 /** Anything that can be closed, forcibly when work must be abandoned. */
 export interface Closable {
@@ -15,16 +18,55 @@ export interface Closable {
 }
 
 /**
- * The error for a passed deadline.
+ * The instant work must end by, and the setting that set it.
  *
- * @param deadline Epoch milliseconds that passed.
- * @param setting The setting that sets the limit, named so the operator knows what to raise.
+ * @example
+ * ```ts
+ * const deadline = Deadline.after(3000, "HEALTH_TIMEOUT_MS");
+ * if (deadline.passed()) throw deadline.error(); // names HEALTH_TIMEOUT_MS
+ * ```
  */
-export function timeoutError(deadline: number, setting = "--timeout"): InviteCodeError {
-  return new InviteCodeError(
-    "timeout",
-    `timed out at the deadline ${new Date(deadline).toISOString()} (${setting})`,
-  );
+export class Deadline {
+  /** Epoch milliseconds. */
+  readonly at: number;
+  /** The limit it was set with, in milliseconds. */
+  readonly limitMs: number;
+  /** The setting that sets the limit, named so the operator knows what to raise. */
+  readonly setting: SettingName;
+
+  private constructor(at: number, limitMs: number, setting: SettingName) {
+    this.at = at;
+    this.limitMs = limitMs;
+    this.setting = setting;
+  }
+
+  /**
+   * The deadline `limitMs` from now.
+   *
+   * @param limitMs Milliseconds.
+   * @param setting The setting the limit comes from; default `--timeout`.
+   */
+  static after(limitMs: number, setting: SettingName = "--timeout"): Deadline {
+    return new Deadline(Date.now() + limitMs, limitMs, setting);
+  }
+
+  /** Whole milliseconds left, at least 1: drivers read 0 as no limit at all. */
+  remainingMs(): number {
+    return Math.max(1, Math.floor(this.at - Date.now()));
+  }
+
+  /** Whether the instant has come. */
+  passed(): boolean {
+    return Date.now() >= this.at;
+  }
+
+  /** The error for this deadline having passed. */
+  error(): InviteCodeError {
+    return new InviteCodeError(
+      "timeout",
+      `timed out at the deadline ${new Date(this.at).toISOString()} (${this.setting})`,
+    );
+  }
 }
 
 /**
@@ -53,25 +95,23 @@ export async function closeWithin(resource: Closable | undefined, force = false)
  *
  * @example
  * ```ts
- * await withDeadline(Date.now() + 5000, db, () => db.schema());
+ * await withDeadline(Deadline.after(5000), db, () => db.schema());
  * ```
- * @param deadline Epoch milliseconds.
+ * @param deadline When to give up.
  * @param resource Closed by force at the deadline.
  * @param work The bounded work.
- * @param setting The setting that sets the deadline; default `--timeout`.
  */
 export async function withDeadline<T>(
-  deadline: number,
+  deadline: Deadline,
   resource: Closable,
   work: () => Promise<T>,
-  setting?: string,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       void closeWithin(resource, true);
-      reject(timeoutError(deadline, setting));
-    }, Math.max(0, deadline - Date.now()));
+      reject(deadline.error());
+    }, deadline.remainingMs());
   });
   const running = work();
   running.catch(() => {});

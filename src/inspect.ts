@@ -7,7 +7,7 @@
 import process from "node:process";
 import type { Database, SchemaFacts } from "./db/dialect.ts";
 import { openDatabase } from "./db/open.ts";
-import { closeWithin, DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.ts";
+import { closeWithin, Deadline, DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.ts";
 import { describeFailure, type Failure } from "./errors.ts";
 import { sharedReason } from "./messages.ts";
 import { type Env, envSecrets } from "./connect/environment.ts";
@@ -87,8 +87,8 @@ export function failedInspection(error: Failure, durationMs = 0): FailedInspecti
 
 /**
  * Inspect an open database: schema facts, users, missing codes, duplicates.
- * Never throws; past `timeoutMs` it abandons the connection (the caller must
- * open a new one) and reports status `error`.
+ * Never throws; past its deadline it abandons the connection (the caller
+ * must open a new one) and reports status `error`.
  *
  * @example
  * ```ts
@@ -96,18 +96,18 @@ export function failedInspection(error: Failure, durationMs = 0): FailedInspecti
  * result.status; // "pass"
  * ```
  * @param db An open database.
- * @param options Secrets to mask in reasons, the time limit, and the setting that sets it
- *   (named in a timeout's reason; default `--timeout`).
+ * @param options Secrets to mask in reasons, and the time limit: `timeoutMs`
+ *   (default 120 000), or a `deadline` that names its own setting.
  */
 export async function inspect(
   db: Database,
-  options: { secrets?: readonly string[]; timeoutMs?: number; timeoutSetting?: string } = {},
+  options: { secrets?: readonly string[]; timeoutMs?: number; deadline?: Deadline } = {},
 ): Promise<Inspection> {
   const started = performance.now();
-  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const deadline = options.deadline ?? Deadline.after(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let result: Inspection;
   try {
-    result = await withDeadline(deadline, db, () => look(db), options.timeoutSetting);
+    result = await withDeadline(deadline, db, () => look(db));
   } catch (error) {
     result = failedInspection(describeFailure(error, options.secrets ?? []));
   }
@@ -169,8 +169,8 @@ export async function check(
   options: { env?: Env; timeoutMs?: number } = {},
 ): Promise<CheckResult> {
   const env = options.env ?? process.env;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const deadline = Date.now() + timeoutMs;
+  // One deadline for the whole check: opening makes no connection, the first query does.
+  const deadline = Deadline.after(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let secrets: readonly string[] = [];
   let db: Database | undefined;
   try {
@@ -178,7 +178,7 @@ export async function check(
     const target = resolveTarget(env);
     secrets = target.secrets;
     db = await openDatabase(target, { deadline: () => deadline, readOnly: true }, env);
-    return { ...await inspect(db, { secrets, timeoutMs }), database: target.display };
+    return { ...await inspect(db, { secrets, deadline }), database: target.display };
   } catch (error) {
     return { ...failedInspection(describeFailure(error, secrets)), database: null };
   } finally {

@@ -126,6 +126,8 @@ export const PROBE_LOG = {
   stopping: (signal: string) => `INFO: invite-code probe stopping on ${signal}`,
   checkFailed: (kind: string, reason: string) =>
     `WARNING: invite-code probe check failed (${kind}): ${reason}`,
+  /** A route threw: the request got a bare 500, the log gets why. */
+  internalError: (reason: string) => `WARNING: invite-code probe request failed: ${reason}`,
   healed: (generated: number) => `INFO: invite-code probe repaired ${generated} users`,
   paused: (why: string) => `INFO: invite-code probe pauses its repair: ${why}`,
   resumed: () => "INFO: invite-code probe resumes its repair",

@@ -22,7 +22,7 @@ import type {
   UserTable,
 } from "./db/dialect.ts";
 import { openDatabase } from "./db/open.ts";
-import { closeWithin, DEFAULT_TIMEOUT_MS, timeoutError, withDeadline } from "./deadline.ts";
+import { closeWithin, Deadline, DEFAULT_TIMEOUT_MS, withDeadline } from "./deadline.ts";
 import {
   describeFailure,
   type Failure,
@@ -71,7 +71,9 @@ export interface RepairOptions {
   throttle?: Throttle;
   /**
    * With `batchSize`: once aborted, stop after the batch in progress commits
-   * (or at once, while paused). What committed stays and is reported.
+   * (or at once, while paused). What committed stays and is reported. A stop
+   * request (the probe's SIGTERM), not a deadline: nothing is cut short or
+   * rolled back, so it stays a signal beside the `Deadline`.
    */
   signal?: AbortSignal;
 }
@@ -201,8 +203,9 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
   };
   // What committed so far, kept outside the work the deadline may abandon.
   const progress: Progress = { committed: 0, found: 0 };
-  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  let upkeepDeadline: number | undefined;
+  const deadline = Deadline.after(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  // After the commit, the upkeep's own bound is the one the connection keeps to.
+  let upkeepDeadline: Deadline | undefined;
   let db: Database | undefined;
   let slowHost: { cancel(): void } | undefined;
   let database: string | null = null;
@@ -230,7 +233,7 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     // nothing it meets can turn the report into a failure.
     const committed = ending.status === "skipped" ? undefined : ending.committed;
     if (committed) {
-      upkeepDeadline = Date.now() + UPKEEP_MS;
+      upkeepDeadline = Deadline.after(UPKEEP_MS);
       try {
         await withDeadline(
           upkeepDeadline,
@@ -371,7 +374,7 @@ async function repairOpen(
   seen: Seen,
   options: RepairOptions,
   log: (line: string) => void,
-  deadline: number,
+  deadline: Deadline,
   answered: () => void,
   progress: Progress,
 ): Promise<Ending> {
@@ -415,7 +418,6 @@ async function repairOpen(
     throttle: options.throttle,
     signal: options.signal,
     deadline,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     progressIntervalMs: options.progressIntervalMs ?? 5000,
     fixDuplicates: options.fixDuplicates ?? false,
     log,
@@ -484,10 +486,9 @@ interface BackfillSettings {
   /** Users per transaction; Infinity for one atomic transaction. */
   budget: number;
   throttle?: Throttle;
+  /** A stop request between batches, not a deadline (see `RepairOptions.signal`). */
   signal?: AbortSignal;
-  deadline: number;
-  /** The --timeout the deadline came from, for the line that says it is too short. */
-  timeoutMs: number;
+  deadline: Deadline;
   progressIntervalMs: number;
   fixDuplicates: boolean;
   log: (line: string) => void;
@@ -568,12 +569,12 @@ class Backfill {
         ? `${active} other sessions at work`
         : null;
       throttle.onPause?.(why);
-      if (why === null || Date.now() + PAUSE_MS >= this.#settings.deadline) break;
+      if (why === null || this.#settings.deadline.remainingMs() <= PAUSE_MS) break;
       if (await this.#wait(PAUSE_MS)) return;
     }
     if (throttle.maxRate > 0) {
       const due = began + ((this.generated - from) * 1000) / throttle.maxRate;
-      await this.#wait(Math.min(due, this.#settings.deadline) - Date.now());
+      await this.#wait(Math.min(due, this.#settings.deadline.at) - Date.now());
     }
   }
 
@@ -616,7 +617,7 @@ class Backfill {
     let conflicts = 0;
     let stalls = 0;
     while (assigned < this.#settings.budget) {
-      if (Date.now() >= this.#settings.deadline) throw timeoutError(this.#settings.deadline);
+      if (this.#settings.deadline.passed()) throw this.#settings.deadline.error();
       if (this.generated >= this.found) {
         // Everyone counted has a code; a writer may have cleared more meanwhile.
         const missing = await tx.countMissing();
@@ -677,14 +678,14 @@ class Backfill {
     if (left <= 0) return;
     const spent = Math.max(1, Date.now() - began);
     const needMs = (spent * (assigned + left)) / assigned;
-    if (began + needMs * FINISH_MARGIN <= this.#settings.deadline) return;
+    if (began + needMs * FINISH_MARGIN <= this.#settings.deadline.at) return;
     throw new InviteCodeError(
       "timeout",
       LOG.wouldNotFinish(
         this.found,
         Math.round((assigned * 1000) / spent),
         Math.ceil(needMs / 1000),
-        Math.round(this.#settings.timeoutMs / 1000),
+        Math.round(this.#settings.deadline.limitMs / 1000),
       ),
     );
   }

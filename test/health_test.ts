@@ -467,6 +467,29 @@ describe("probe through a database outage", () => {
   });
 });
 
+test("an error a route throws: one masked line in the probe's log, no stack, and a bare 500", async () => {
+  const secret = "Sw0rdf1sh-in-the-url";
+  const logged: string[] = [];
+  const probe = createProbe({
+    env: { DATABASE_URL: `postgresql://webui:${secret}@127.0.0.1:1/webui` },
+    log: (line) => logged.push(line),
+  });
+  try {
+    // No route of the probe throws on purpose: one added to its own app meets its own onError.
+    probe.app.get("/throws", () => {
+      const error = new Error(`could not render for ${secret}`);
+      error.stack = `Error: could not render for ${secret}\n    at render (server.ts:1:1)`;
+      throw error;
+    });
+    const answer = await probe.app.request("/throws");
+    assert.equal(answer.status, 500);
+    assert.equal(await answer.text(), "internal error\n");
+    assert.deepEqual(logged, [PROBE_LOG.internalError("could not render for ***")]);
+  } finally {
+    await probe.close();
+  }
+});
+
 test("invalid HEALTH_PORT: one clear line, exit 2", async () => {
   const [command, args] = runtimeCommand(HEALTH);
   const probe = launch(command, args, { env: { HEALTH_PORT: "80a" } });

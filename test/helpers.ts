@@ -26,6 +26,7 @@ import { DENO_PERMISSIONS } from "../src/runtime.ts";
 import { resolveTarget } from "../src/connect/target.ts";
 import type { AssignResult } from "../src/db/dialect.ts";
 import { openDatabase } from "../src/db/open.ts";
+import { Deadline } from "../src/deadline.ts";
 
 export type { Shape };
 
@@ -493,7 +494,8 @@ export function warned(rest: RegExp = /(?:)/): RegExp {
  * `code`, rolled back: what the dialect makes of a code some row holds.
  */
 export async function assignOnly(env: Record<string, string>, code: string): Promise<AssignResult> {
-  const db = await openDatabase(resolveTarget(env), { deadline: () => Date.now() + 10_000 });
+  const deadline = Deadline.after(10_000);
+  const db = await openDatabase(resolveTarget(env), { deadline: () => deadline });
   try {
     const schema = await db.schema();
     if (schema.absence !== null) assert.fail(schema.absence);

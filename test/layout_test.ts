@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import { ROOT } from "./helpers.ts";
 
@@ -88,6 +89,18 @@ test("the connection path flows one way: each step imports only earlier steps", 
       }
     }
   }
+});
+
+test("importing the faces, or running the library's main, installs no process-wide handler", async () => {
+  const events = ["uncaughtException", "unhandledRejection", "SIGTERM", "SIGINT"] as const;
+  const count = () => events.map((event) => process.listenerCount(event));
+  const before = count();
+  const { main } = await import("../mod.ts");
+  await import("../health.ts");
+  // An unsupported URL: main runs to its end without a database.
+  const code = await main(["--check"], { DATABASE_URL: "mysql://root@db/webui" });
+  assert.equal(code, 2);
+  assert.deepEqual(count(), before, events.join(", "));
 });
 
 test("every planted bug in scripts/mutate.ts still applies, once, to the code it names", () => {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { parseDatabaseUrl } from "../src/connect/target.ts";
 import { openDatabase } from "../src/db/open.ts";
+import { Deadline } from "../src/deadline.ts";
 import { errorMessage } from "../src/errors.ts";
 import { ROOT } from "./helpers.ts";
 
@@ -105,7 +106,7 @@ export async function toolVerdict(
     const target = parseDatabaseUrl(toolUrl(keywords), toolEnv);
     const db = await openDatabase(
       target,
-      { deadline: () => Date.now() + 30_000, readOnly: true },
+      { deadline: () => Deadline.after(30_000), readOnly: true },
       toolEnv,
     );
     try {

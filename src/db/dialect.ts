@@ -7,6 +7,8 @@
  *
  * @module
  */
+import type { Deadline } from "../deadline.ts";
+
 /** The database engines the tool speaks. */
 export type DialectName = "postgres" | "sqlite";
 
@@ -159,8 +161,12 @@ export interface Database {
 
 /** Options every dialect receives when it opens. */
 export interface OpenOptions {
-  /** Epoch milliseconds after which the operation starting now may no longer wait. */
-  deadline: () => number;
+  /**
+   * The deadline bounding what the database does now, asked at each use: the
+   * repair moves it after the commit (its upkeep gets a bound of its own), and
+   * the probe's inspector, which opens once, bounds each inspection anew.
+   */
+  deadline: () => Deadline;
   /** Open without the right to write (the check and the probe). */
   readOnly?: boolean;
   /** Where a dialect says something worth an operator's attention. */
@@ -204,12 +210,12 @@ export const WHITESPACE_CODE_POINTS: readonly number[] = [
 ];
 
 /**
- * Milliseconds left before `deadline`, at least 1 so drivers treat it as a limit.
+ * Milliseconds left before the current deadline, at least 1 so drivers treat it as a limit.
  *
- * @param deadline Gives the epoch milliseconds of the deadline.
+ * @param deadline Gives the deadline that bounds the work now.
  */
-export function remainingMs(deadline: () => number): number {
-  return Math.max(1, Math.floor(deadline() - Date.now()));
+export function remainingMs(deadline: () => Deadline): number {
+  return deadline().remainingMs();
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Database, OpenOptions } from "./dialect.ts";
  *
  * @example
  * ```ts
- * const db = await openDatabase(resolveTarget(), { deadline: () => Date.now() + 5000 });
+ * const db = await openDatabase(resolveTarget(), { deadline: () => Deadline.after(5000) });
  * ```
  * @param target Where the database is.
  * @param options Deadline, read-only mode and where notes go.

@@ -226,7 +226,7 @@ interface FactsRow {
  *
  * @example
  * ```ts
- * const db = openPostgres(target, { deadline: () => Date.now() + 5000 });
+ * const db = openPostgres(target, { deadline: () => Deadline.after(5000) });
  * const schema = await db.schema();
  * ```
  * @param target The resolved target.
@@ -238,7 +238,8 @@ export function openPostgres(
   options: OpenOptions,
   env: Env,
 ): Database {
-  const driver = driverOptions(target, options.deadline, env);
+  // The connector, a step of the connection path, knows instants, not the tool's Deadline.
+  const driver = driverOptions(target, () => options.deadline().at, env);
   if (target.ignored.length > 0) options.log?.(LOG.ignoredKeywords(target.ignored.join(", ")));
   const connect = () =>
     postgres(

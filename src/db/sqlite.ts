@@ -108,7 +108,7 @@ type Found =
  *
  * @example
  * ```ts
- * const db = openSqlite(target, { deadline: () => Date.now() + 5000 });
+ * const db = openSqlite(target, { deadline: () => Deadline.after(5000) });
  * const schema = await db.schema();
  * ```
  * @param target The resolved target (an absolute path).

@@ -53,6 +53,7 @@ export function startHealing(options: {
     },
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // A stop request (the probe closing), not a deadline: a round's own bound is ROUND_MS.
   const stopping = new AbortController();
   let running: Promise<void> = Promise.resolve();
 

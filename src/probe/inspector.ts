@@ -11,7 +11,7 @@
 import type { DatabaseTarget } from "../connect/target.ts";
 import type { Database } from "../db/dialect.ts";
 import { openDatabase } from "../db/open.ts";
-import { closeWithin } from "../deadline.ts";
+import { closeWithin, Deadline } from "../deadline.ts";
 import { describeFailure } from "../errors.ts";
 import { failedInspection, inspect, type Inspection } from "../inspect.ts";
 import type { Env } from "../connect/environment.ts";
@@ -63,6 +63,9 @@ export interface InspectorOptions {
  */
 export function createInspector(options: InspectorOptions): Inspector {
   const { target, cacheMs, timeoutMs } = options;
+  // The database is opened once; each use of it is bounded anew, and a
+  // check cut short names the probe's own setting.
+  const bound = () => Deadline.after(timeoutMs, "HEALTH_TIMEOUT_MS");
   let db: Database | undefined;
   let cached: Observed | undefined;
   let inFlight: Promise<Observed> | undefined;
@@ -73,18 +76,11 @@ export function createInspector(options: InspectorOptions): Inspector {
     inspections++;
     if (target instanceof Error) return failedInspection(describeFailure(target, []));
     try {
-      db ??= await openDatabase(target, {
-        deadline: () => Date.now() + timeoutMs,
-        readOnly: true,
-      }, options.env);
+      db ??= await openDatabase(target, { deadline: bound, readOnly: true }, options.env);
     } catch (error) {
       return failedInspection(describeFailure(error, target.secrets));
     }
-    const result = await inspect(db, {
-      secrets: target.secrets,
-      timeoutMs,
-      timeoutSetting: "HEALTH_TIMEOUT_MS",
-    });
+    const result = await inspect(db, { secrets: target.secrets, deadline: bound() });
     // Start afresh after an error: the connection may be dead or abandoned.
     // A SQLite file is reopened every time, so a replaced file is seen.
     if (result.status === "error" || target.dialect === "sqlite") {
