@@ -103,11 +103,7 @@ export async function toolVerdict(
   const toolEnv = { HOME: home, ...env };
   try {
     const target = parseDatabaseUrl(toolUrl(keywords), toolEnv);
-    const db = await openDatabase(
-      target,
-      { deadline: () => Date.now() + 30_000, readOnly: true },
-      toolEnv,
-    );
+    const db = await openDatabase(target, { deadline: () => Date.now() + 30_000, readOnly: true });
     try {
       const schema = await db.schema();
       return { connected: true, port: schema.facts.server?.port };

@@ -76,7 +76,7 @@ export function createInspector(options: InspectorOptions): Inspector {
       db ??= await openDatabase(target, {
         deadline: () => Date.now() + timeoutMs,
         readOnly: true,
-      }, options.env);
+      });
     } catch (error) {
       return failedInspection(describeFailure(error, target.secrets));
     }
