@@ -372,8 +372,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "inspect.ts: the check opens the database writable",
     file: "src/inspect.ts",
-    from: "readOnly: true }, env);",
-    to: "readOnly: false }, env);",
+    from: "readOnly: true });",
+    to: "readOnly: false });",
     // A read-only Deno grant is where a writable open shows.
     tests: ["test/cli_test.ts", "test/repair_test.ts", "test/permissions_test.ts"],
   },
@@ -900,9 +900,9 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: a server without TLS under require moves on to the next host",
     file: "src/connect/connector.ts",
-    from: "if (error instanceof NoTlsError || !isUnreachable(error)) {",
+    from: "if (!isUnreachable(cause)) {",
     to: "if (false) {",
-    tests: CONNECT,
+    tests: [...CONNECT, "test/connector_test.ts"],
   },
   {
     name: "connector.ts: read-write takes a standby whose default is read-write",
@@ -915,35 +915,36 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: prefer-standby never takes a primary",
     file: "src/connect/connector.ts",
-    from: 'if (queue.length === 0 && settings.attrs === "prefer-standby" && pass === 1) {',
-    to: "if (false) {",
-    tests: ["test/ha_test.ts"],
+    from:
+      'const passes: (1 | 2)[] = config.targetSessionAttrs === "prefer-standby" ? [1, 2] : [1];',
+    to: "const passes: (1 | 2)[] = [1];",
+    tests: ["test/ha_test.ts", "test/connector_test.ts"],
   },
   {
     name: "connector.ts: a new connection starts after the last host, not at the first",
     file: "src/connect/connector.ts",
-    from: "    settled() {\n      answered();\n      restart();\n    },",
-    to: "    settled() {\n      answered();\n    },",
+    from: "const session = await connect(config, packet, { ...hooks, signal, opened });",
+    to:
+      "const session = await connect(latest ? { ...config, attempts: config.attempts.slice(config.attempts.indexOf(latest.host) + 1) } : config, packet, { ...hooks, signal, opened });",
     tests: ["test/ha_test.ts"],
   },
   {
     name: "connector.ts: a server starting up (57P03) ends the attempt instead of moving on",
     file: "src/connect/connector.ts",
-    from: "if (error.code !== SQLSTATE_CANNOT_CONNECT_NOW) return;",
-    to: "return;",
-    tests: CONNECT,
+    from: "if (error.code !== SQLSTATE.CANNOT_CONNECT_NOW) throw error;",
+    to: "throw error;",
+    tests: [...CONNECT, "test/connector_test.ts"],
   },
   {
     name: "connector.ts: a pg_hba.conf refusal (28000) is never retried the other way",
     file: "src/connect/connector.ts",
-    from:
-      "if (switched || !(error instanceof StartupError && error.code === SQLSTATE_NO_HBA_ENTRY)) {",
-    to: "if (true) {",
-    tests: CONNECT,
+    from: "otherWay && error instanceof StartupError &&",
+    to: "false && error instanceof StartupError &&",
+    tests: [...CONNECT, "test/connector_test.ts"],
   },
   {
-    name: "connector.ts: channel_binding defaults to disable",
-    file: "src/connect/connector.ts",
+    name: "conninfo.ts: channel_binding defaults to disable",
+    file: "src/connect/conninfo.ts",
     from: '(conninfo.channel_binding ?? "prefer")',
     to: '(conninfo.channel_binding ?? "disable")',
     tests: CONNECT,
@@ -1095,22 +1096,24 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/scram_test.ts"],
   },
   {
-    name: "connector.ts: connect_timeout bounds the socket, not the wait for the session",
+    name: "connector.ts: connect_timeout is not applied: only the deadline bounds a host's session",
     file: "src/connect/connector.ts",
-    from: "          if (Number.isFinite(settings.perAttemptMs)) {",
-    to: "          if (false) {",
-    tests: [...CONNECT, "test/reach_test.ts"],
+    from: "const limit = Math.min(host.timeoutMs, Math.max(1, hooks.deadline() - Date.now()));",
+    to: "const limit = Math.max(1, hooks.deadline() - Date.now());",
+    tests: [...CONNECT, "test/reach_test.ts", "test/connector_test.ts"],
   },
   {
     name: "connector.ts: prefer tries a host out of time again without TLS",
     file: "src/connect/connector.ts",
-    from: 'if (mode !== "prefer" || error instanceof AttemptTimeout) throw error;',
-    to: 'if (mode !== "prefer") throw error;',
+    from:
+      'if (otherWay && error instanceof TlsFailure && config.sslmode === "prefer") continue;',
+    to:
+      'if (otherWay && (error instanceof TlsFailure || isUnreachable(error)) && config.sslmode === "prefer") continue;',
     tests: CONNECT,
   },
   {
-    name: "connector.ts: a fractional connect_timeout is rounded, not refused",
-    file: "src/connect/connector.ts",
+    name: "conninfo.ts: a fractional connect_timeout is rounded, not refused",
+    file: "src/connect/conninfo.ts",
     from: "/^\\s*[+-]?\\d{1,10}\\s*$/.test(rawTimeout) ? Number(rawTimeout) : NaN",
     to: "Math.floor(Number(rawTimeout))",
     tests: CONNECT,
@@ -1119,10 +1122,9 @@ const MUTATIONS: Mutation[] = [
   {
     name: "target.ts: the password file is not read",
     file: "src/connect/target.ts",
-    from:
-      "return withPasswords(postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env)), env);",
-    to: "return postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env));",
-    tests: CONNECT,
+    from: "return withTls(withPasswords(keywords, env), env);",
+    to: "return withTls(keywords, env);",
+    tests: [...CONNECT, "test/passfile_test.ts"],
   },
   {
     name: "target.ts: a SQLite path is shown relative",
@@ -1162,10 +1164,10 @@ const MUTATIONS: Mutation[] = [
   },
   // src/db/open.ts
   {
-    name: "open.ts: the environment is not passed to PostgreSQL",
-    file: "src/db/open.ts",
-    from: "return openPostgres(target, options, env);",
-    to: "return openPostgres(target, options, process.env);",
+    name: "target.ts: the TLS files are looked for under process.env, not the environment given",
+    file: "src/connect/target.ts",
+    from: "return withTls(withPasswords(keywords, env), env);",
+    to: "return withTls(withPasswords(keywords, env), process.env);",
     tests: CONNECT,
   },
   {
@@ -1198,11 +1200,11 @@ const MUTATIONS: Mutation[] = [
     tests: DIALECT,
   },
   {
-    name: "postgres.ts: session attributes never checked",
-    file: "src/db/postgres.ts",
-    from: "if (!driver.connector.admit(state)) throw SESSION_REJECTED;",
-    to: "",
-    tests: ["test/ha_test.ts"],
+    name: "connector.ts: session attributes never checked",
+    file: "src/connect/connector.ts",
+    from: 'if (config.targetSessionAttrs !== "any") {',
+    to: "if (false) {",
+    tests: ["test/ha_test.ts", "test/connector_test.ts"],
   },
   {
     name: "every encoding gets UTF-8's blank test",
@@ -1634,9 +1636,9 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: a server that hangs up leaves no reason",
     file: "src/connect/connector.ts",
-    from: "if (admitted.has(socket) || timedOut || socket.bytesRead > 0) return;",
-    to: "return;",
-    tests: ["test/cli_test.ts"],
+    from: 'spoke() ? "server closed the connection" : "server closed the connection unexpectedly",',
+    to: '"",',
+    tests: ["test/cli_test.ts", "test/connector_test.ts"],
   },
   {
     name: "errors.ts: a short secret masked inside words",
