@@ -1105,8 +1105,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: prefer tries a host out of time again without TLS",
     file: "src/connect/connector.ts",
-    from:
-      'if (otherWay && error instanceof TlsFailure && config.sslmode === "prefer") continue;',
+    from: 'if (otherWay && error instanceof TlsFailure && config.sslmode === "prefer") continue;',
     to:
       'if (otherWay && (error instanceof TlsFailure || isUnreachable(error)) && config.sslmode === "prefer") continue;',
     tests: CONNECT,
