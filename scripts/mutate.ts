@@ -949,6 +949,29 @@ const MUTATIONS: Mutation[] = [
     to: '(conninfo.channel_binding ?? "disable")',
     tests: CONNECT,
   },
+  {
+    name: "connector.ts: a CancelRequest goes to the first host, not the session's",
+    file: "src/connect/connector.ts",
+    from: "const host = latest?.host ?? config.attempts[0];",
+    to: "const host = config.attempts[0];",
+    tests: ["test/connector_test.ts"],
+  },
+  {
+    name:
+      "tls.ts: OpenSSL's bad-decrypt code is not read (a wrong sslpassword shows OpenSSL's words)",
+    file: "src/connect/tls.ts",
+    from: 'if (typeof code === "string") return BAD_DECRYPT_CODES.includes(code);',
+    to: 'if (typeof code === "string") return false;',
+    tests: ["test/connector_test.ts", ...CONNECT],
+  },
+  {
+    name: "tls.ts: Deno's uncoded bad-decrypt error is not recognised",
+    file: "src/connect/tls.ts",
+    from: "return /:bad decrypt$/.test(errorMessage(error));",
+    to: "return false;",
+    tests: ["test/connector_test.ts"],
+    runtime: "deno",
+  },
   // src/connect/startup.ts
   {
     name: "startup.ts: no password sends an empty one",
