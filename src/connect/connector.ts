@@ -353,7 +353,11 @@ export async function askSession(session: Duplex): Promise<SessionState> {
   session.write(Buffer.concat([header, sql]));
   const messages = await untilReady(session, () => true);
   const row = messages.find((message) => message[0] === DATA_ROW);
-  if (!row) throw new SessionFailure(new Error("the session check returned no row"));
+  if (!row) {
+    throw new SessionFailure(
+      connectFailure(CONNECT_FAILURE.FAILED, "the server did not say whether it is a standby"),
+    );
+  }
   const values: string[] = [];
   let at = 7;
   for (let i = 0; i < row.readInt16BE(5); i++) {
@@ -549,6 +553,9 @@ async function cancelSocket(
   return { socket: raw, replay: Buffer.alloc(0) };
 }
 
+/** Why a walk ends that postgres.js gave up on: nobody reads it but the walk itself. */
+const DRIVER_CLOSED = connectFailure(CONNECT_FAILURE.FAILED, "the driver closed the socket");
+
 /**
  * postgres.js's view of a connection: it takes the driver's first packet,
  * has `open` make the session, replays the server's startup answer, and
@@ -627,7 +634,7 @@ class DriverSocket extends Duplex {
 
   override _final(done: (error?: Error | null) => void): void {
     if (this.#session) this.#session.end();
-    else this.#abort.abort(new Error("the driver closed the socket"));
+    else this.#abort.abort(DRIVER_CLOSED);
     done();
   }
 
@@ -636,7 +643,7 @@ class DriverSocket extends Duplex {
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    this.#abort.abort(error ?? new Error("the driver closed the socket"));
+    this.#abort.abort(error ?? DRIVER_CLOSED);
     this.#session?.destroy();
     done(error);
   }

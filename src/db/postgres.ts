@@ -601,18 +601,23 @@ function translateError(error: unknown): InviteCodeError {
   if (code in SQLSTATE_KINDS) {
     return new InviteCodeError(SQLSTATE_KINDS[code], `${message} (SQLSTATE ${code})`, {
       cause: error,
+      code,
     });
   }
   // Every SQLSTATE holds a digit; "EPIPE" (a socket's code on Deno) does not.
   if (/^[0-9A-Z]{5}$/.test(code) && /\d/.test(code)) {
-    return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, { cause: error });
+    return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, {
+      cause: error,
+      code,
+    });
   }
   if (code === "CONNECT_TIMEOUT") {
-    return new InviteCodeError("connect", "connection timed out", { cause: error });
+    return new InviteCodeError("connect", "connection timed out", { cause: error, code });
   }
   if (/^(E[A-Z]+|CONNECTION_\w+)$/.test(code)) {
     return new InviteCodeError("connect", `cannot connect to PostgreSQL: ${message}`, {
       cause: error,
+      code,
     });
   }
   return new InviteCodeError("database", message, { cause: error });
