@@ -972,6 +972,13 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/connector_test.ts"],
     runtime: "deno",
   },
+  {
+    name: "conninfo.ts: allow tries TLS first",
+    file: "src/connect/conninfo.ts",
+    from: '  allow: ["plain", "tls"],',
+    to: '  allow: ["tls", "plain"],',
+    tests: ["test/conninfo_test.ts", ...CONNECT],
+  },
   // src/connect/startup.ts
   {
     name: "startup.ts: no password sends an empty one",

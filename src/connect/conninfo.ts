@@ -4,10 +4,13 @@
  * hand-off, fills what the URL leaves out from `PG*` variables, and checks
  * every keyword against libpq's table, so that a keyword libpq would refuse,
  * or one this tool cannot honour safely, is one clear line before any
- * connection. What it makes, `PostgresTarget`, is all the connector reads.
+ * connection. What it makes, `PostgresTarget`, holds the one resolved
+ * `ConnectionConfig` (hosts as attempts, timeouts, what each session sends
+ * and checks), which `passfile.ts` and `tls.ts` complete and the connector
+ * alone reads: nothing after this step reads a keyword.
  *
  * A new keyword goes in `KEYWORDS`, and, when it changes how a connection is
- * made, in `connector.ts` or `tls.ts`.
+ * made, in `ConnectionConfig` and `connector.ts` or `tls.ts`.
  *
  * @module
  */
