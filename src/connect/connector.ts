@@ -488,7 +488,7 @@ export interface Connector {
  * @example
  * ```ts
  * const { socket } = connector(target.connection, { deadline: () => Date.now() + 5000 });
- * postgres({ socket, username: target.connection.user, ... });
+ * postgres({ socket, username: target.connection.user, database: target.connection.database });
  * ```
  * @param config The resolved connection.
  * @param hooks Deadline and session check.
