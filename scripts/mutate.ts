@@ -383,8 +383,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "inspect.ts: the check opens the database writable",
     file: "src/inspect.ts",
-    from: "readOnly: true }, env);",
-    to: "readOnly: false }, env);",
+    from: "readOnly: true });",
+    to: "readOnly: false });",
     // A read-only Deno grant is where a writable open shows.
     tests: ["test/cli_test.ts", "test/repair_test.ts", "test/permissions_test.ts"],
   },
@@ -925,9 +925,9 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: a server without TLS under require moves on to the next host",
     file: "src/connect/connector.ts",
-    from: "if (error instanceof NoTlsError || !isUnreachable(error)) {",
+    from: "if (!isUnreachable(cause)) {",
     to: "if (false) {",
-    tests: CONNECT,
+    tests: [...CONNECT, "test/connector_test.ts"],
   },
   {
     name: "connector.ts: read-write takes a standby whose default is read-write",
@@ -940,38 +940,69 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: prefer-standby never takes a primary",
     file: "src/connect/connector.ts",
-    from: 'if (queue.length === 0 && settings.attrs === "prefer-standby" && pass === 1) {',
-    to: "if (false) {",
-    tests: ["test/ha_test.ts"],
+    from:
+      'const passes: (1 | 2)[] = config.targetSessionAttrs === "prefer-standby" ? [1, 2] : [1];',
+    to: "const passes: (1 | 2)[] = [1];",
+    tests: ["test/ha_test.ts", "test/connector_test.ts"],
   },
   {
     name: "connector.ts: a new connection starts after the last host, not at the first",
     file: "src/connect/connector.ts",
-    from: "    settled() {\n      answered();\n      restart();\n    },",
-    to: "    settled() {\n      answered();\n    },",
+    from: "const session = await connect(config, packet, { ...hooks, signal, opened });",
+    to:
+      "const session = await connect(latest ? { ...config, attempts: config.attempts.slice(config.attempts.indexOf(latest.host) + 1) } : config, packet, { ...hooks, signal, opened });",
     tests: ["test/ha_test.ts"],
   },
   {
     name: "connector.ts: a server starting up (57P03) ends the attempt instead of moving on",
     file: "src/connect/connector.ts",
-    from: "if (error.code !== SQLSTATE_CANNOT_CONNECT_NOW) return;",
-    to: "return;",
-    tests: CONNECT,
+    from: "if (error.code !== SQLSTATE.CANNOT_CONNECT_NOW) throw error;",
+    to: "throw error;",
+    tests: [...CONNECT, "test/connector_test.ts"],
   },
   {
     name: "connector.ts: a pg_hba.conf refusal (28000) is never retried the other way",
     file: "src/connect/connector.ts",
-    from:
-      "if (switched || !(error instanceof StartupError && error.code === SQLSTATE_NO_HBA_ENTRY)) {",
-    to: "if (true) {",
-    tests: CONNECT,
+    from: "otherWay && error instanceof StartupError &&",
+    to: "false && error instanceof StartupError &&",
+    tests: [...CONNECT, "test/connector_test.ts"],
   },
   {
-    name: "connector.ts: channel_binding defaults to disable",
-    file: "src/connect/connector.ts",
+    name: "conninfo.ts: channel_binding defaults to disable",
+    file: "src/connect/conninfo.ts",
     from: '(conninfo.channel_binding ?? "prefer")',
     to: '(conninfo.channel_binding ?? "disable")',
     tests: CONNECT,
+  },
+  {
+    name: "connector.ts: a CancelRequest goes to the first host, not the session's",
+    file: "src/connect/connector.ts",
+    from: "const host = latest?.host ?? config.attempts[0];",
+    to: "const host = config.attempts[0];",
+    tests: ["test/connector_test.ts"],
+  },
+  {
+    name:
+      "tls.ts: OpenSSL's bad-decrypt code is not read (a wrong sslpassword shows OpenSSL's words)",
+    file: "src/connect/tls.ts",
+    from: 'if (typeof code === "string") return BAD_DECRYPT_CODES.includes(code);',
+    to: 'if (typeof code === "string") return false;',
+    tests: ["test/connector_test.ts", ...CONNECT],
+  },
+  {
+    name: "tls.ts: Deno's uncoded bad-decrypt error is not recognised",
+    file: "src/connect/tls.ts",
+    from: "return /:bad decrypt$/.test(errorMessage(error));",
+    to: "return false;",
+    tests: ["test/connector_test.ts"],
+    runtime: "deno",
+  },
+  {
+    name: "conninfo.ts: allow tries TLS first",
+    file: "src/connect/conninfo.ts",
+    from: '  allow: ["plain", "tls"],',
+    to: '  allow: ["tls", "plain"],',
+    tests: ["test/conninfo_test.ts", ...CONNECT],
   },
   // src/connect/startup.ts
   {
@@ -1120,22 +1151,23 @@ const MUTATIONS: Mutation[] = [
     tests: ["test/scram_test.ts"],
   },
   {
-    name: "connector.ts: connect_timeout bounds the socket, not the wait for the session",
+    name: "connector.ts: connect_timeout is not applied: only the deadline bounds a host's session",
     file: "src/connect/connector.ts",
-    from: "          if (Number.isFinite(settings.perAttemptMs)) {",
-    to: "          if (false) {",
-    tests: [...CONNECT, "test/reach_test.ts"],
+    from: "const limit = Math.min(host.timeoutMs, Math.max(1, hooks.deadline() - Date.now()));",
+    to: "const limit = Math.max(1, hooks.deadline() - Date.now());",
+    tests: [...CONNECT, "test/reach_test.ts", "test/connector_test.ts"],
   },
   {
     name: "connector.ts: prefer tries a host out of time again without TLS",
     file: "src/connect/connector.ts",
-    from: 'if (mode !== "prefer" || error instanceof AttemptTimeout) throw error;',
-    to: 'if (mode !== "prefer") throw error;',
+    from: 'if (otherWay && error instanceof TlsFailure && config.sslmode === "prefer") continue;',
+    to:
+      'if (otherWay && (error instanceof TlsFailure || isUnreachable(error)) && config.sslmode === "prefer") continue;',
     tests: CONNECT,
   },
   {
-    name: "connector.ts: a fractional connect_timeout is rounded, not refused",
-    file: "src/connect/connector.ts",
+    name: "conninfo.ts: a fractional connect_timeout is rounded, not refused",
+    file: "src/connect/conninfo.ts",
     from: "/^\\s*[+-]?\\d{1,10}\\s*$/.test(rawTimeout) ? Number(rawTimeout) : NaN",
     to: "Math.floor(Number(rawTimeout))",
     tests: CONNECT,
@@ -1144,10 +1176,9 @@ const MUTATIONS: Mutation[] = [
   {
     name: "target.ts: the password file is not read",
     file: "src/connect/target.ts",
-    from:
-      "return withPasswords(postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env)), env);",
-    to: "return postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env));",
-    tests: CONNECT,
+    from: "return withTls(withPasswords(keywords, env), env);",
+    to: "return withTls(keywords, env);",
+    tests: [...CONNECT, "test/passfile_test.ts"],
   },
   {
     name: "target.ts: a SQLite path is shown relative",
@@ -1187,10 +1218,10 @@ const MUTATIONS: Mutation[] = [
   },
   // src/db/open.ts
   {
-    name: "open.ts: the environment is not passed to PostgreSQL",
-    file: "src/db/open.ts",
-    from: "return openPostgres(target, options, env);",
-    to: "return openPostgres(target, options, process.env);",
+    name: "target.ts: the TLS files are looked for under process.env, not the environment given",
+    file: "src/connect/target.ts",
+    from: "return withTls(withPasswords(keywords, env), env);",
+    to: "return withTls(withPasswords(keywords, env), process.env);",
     tests: CONNECT,
   },
   {
@@ -1223,11 +1254,11 @@ const MUTATIONS: Mutation[] = [
     tests: DIALECT,
   },
   {
-    name: "postgres.ts: session attributes never checked",
-    file: "src/db/postgres.ts",
-    from: "if (!driver.connector.admit(state)) throw SESSION_REJECTED;",
-    to: "",
-    tests: ["test/ha_test.ts"],
+    name: "connector.ts: session attributes never checked",
+    file: "src/connect/connector.ts",
+    from: 'if (config.targetSessionAttrs !== "any") {',
+    to: "if (false) {",
+    tests: ["test/ha_test.ts", "test/connector_test.ts"],
   },
   {
     name: "every encoding gets UTF-8's blank test",
@@ -1716,9 +1747,9 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: a server that hangs up leaves no reason",
     file: "src/connect/connector.ts",
-    from: "if (admitted.has(socket) || timedOut || socket.bytesRead > 0) return;",
-    to: "return;",
-    tests: ["test/cli_test.ts"],
+    from: 'spoke() ? "server closed the connection" : "server closed the connection unexpectedly",',
+    to: '"",',
+    tests: ["test/cli_test.ts", "test/connector_test.ts"],
   },
   {
     name: "errors.ts: a short secret masked inside words",

@@ -177,7 +177,7 @@ export async function check(
     secrets = envSecrets(env);
     const target = resolveTarget(env);
     secrets = target.secrets;
-    db = await openDatabase(target, { deadline: () => deadline, readOnly: true }, env);
+    db = await openDatabase(target, { deadline: () => deadline, readOnly: true });
     return { ...await inspect(db, { secrets, deadline }), database: target.display };
   } catch (error) {
     return { ...failedInspection(describeFailure(error, secrets)), database: null };

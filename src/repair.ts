@@ -217,11 +217,7 @@ export async function repair(options: RepairOptions = {}): Promise<RepairReport>
     // Until the first answer (a host that drops packets, a table another
     // transaction has locked), a start would otherwise stay silent.
     slowHost = noticeIfSlow(log, LOG.waitingForDatabase(target.display));
-    const opened = await openDatabase(
-      target,
-      { deadline: () => upkeepDeadline ?? deadline, log },
-      env,
-    );
+    const opened = await openDatabase(target, { deadline: () => upkeepDeadline ?? deadline, log });
     db = opened;
     const answered = slowHost.cancel;
     const ending = await withDeadline(

@@ -104,11 +104,10 @@ export async function toolVerdict(
   const toolEnv = { HOME: home, ...env };
   try {
     const target = parseDatabaseUrl(toolUrl(keywords), toolEnv);
-    const db = await openDatabase(
-      target,
-      { deadline: () => Deadline.after(30_000), readOnly: true },
-      toolEnv,
-    );
+    const db = await openDatabase(target, {
+      deadline: () => Deadline.after(30_000),
+      readOnly: true,
+    });
     try {
       const schema = await db.schema();
       return { connected: true, port: schema.facts.server?.port };

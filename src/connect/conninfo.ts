@@ -4,15 +4,20 @@
  * hand-off, fills what the URL leaves out from `PG*` variables, and checks
  * every keyword against libpq's table, so that a keyword libpq would refuse,
  * or one this tool cannot honour safely, is one clear line before any
- * connection. What it makes, `PostgresTarget`, is all the connector reads.
+ * connection. What it makes, `PostgresTarget`, holds the one resolved
+ * `ConnectionConfig` (hosts as attempts, timeouts, what each session sends
+ * and checks), which `passfile.ts` and `tls.ts` complete and the connector
+ * alone reads: nothing after this step reads a keyword.
  *
  * A new keyword goes in `KEYWORDS`, and, when it changes how a connection is
- * made, in `connector.ts` or `tls.ts`.
+ * made, in `ConnectionConfig` and `connector.ts` or `tls.ts`.
  *
  * @module
  */
+import type { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { userInfo } from "node:os";
+import type { ConnectionOptions } from "node:tls";
 import { InviteCodeError, redact } from "../errors.ts";
 import type { Env } from "./environment.ts";
 import type { SqlalchemyUrl } from "./sqlalchemy.ts";
@@ -33,13 +38,100 @@ export interface PostgresTarget {
   secrets: string[];
   /** Keywords given that change nothing here, named once in a log line. */
   ignored: string[];
-  /**
-   * The password for each endpoint, in `endpoints(conninfo)` order: the
-   * `password` keyword for all, else each host's own from the password file
-   * (filled in by `passfile.ts`; empty until then).
-   */
-  passwords: (string | undefined)[];
+  /** Everything the connector needs, read once: it never sees a keyword or the environment. */
+  connection: ConnectionConfig;
 }
+
+/** How one host is tried: TLS negotiated first, or plain. */
+export type TlsWay = "tls" | "plain";
+
+/** One host libpq would try, with everything its attempt needs. */
+export interface HostAttempt {
+  readonly endpoint: Endpoint;
+  /**
+   * The `password` keyword, else this host's own from the password file
+   * (filled in by `passfile.ts`; undefined until then).
+   */
+  readonly password: string | undefined;
+  /**
+   * The ways to try it, in order; the second is tried once, as libpq
+   * switches: after a pg_hba.conf refusal (28000) under `allow` or `prefer`,
+   * or after a failed TLS handshake under `prefer`. A Unix socket is plain.
+   */
+  readonly ways: readonly TlsWay[];
+  /** `connect_timeout` in ms, from the socket to the session's answer; Infinity for none. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Node TLS options, and what is checked here rather than by the runtime: the
+ * server's name (verify-full), the root its chain ends at, and whether SNI is sent.
+ */
+export type TlsOptions = ConnectionOptions & {
+  verifyHost: boolean;
+  /** `sslsni`: libpq sends the host name when the value starts with "1" (the default). */
+  sni: boolean;
+  /** The certificates a chain may end at, when one is verified (`sslrootcert`, root.crt, system). */
+  roots?: X509Certificate[];
+};
+
+/**
+ * The TLS files as `tls.ts` read them at resolve: the options, or the line
+ * libpq would refuse them with. libpq reads them when it connects, so the
+ * refusal waits for the connection (a target that names a missing CA still
+ * resolves); the files are read once all the same.
+ */
+export type TlsSettings = { readonly options: TlsOptions } | { readonly refused: InviteCodeError };
+
+/** libpq's `target_session_attrs` values. */
+export const SESSION_ATTRS = [
+  "any",
+  "read-write",
+  "read-only",
+  "primary",
+  "standby",
+  "prefer-standby",
+] as const;
+export type SessionAttrs = typeof SESSION_ATTRS[number];
+/** libpq's `sslnegotiation`: an SSLRequest first, or TLS straight away (PostgreSQL 17). */
+export const NEGOTIATIONS = ["postgres", "direct"] as const;
+export type Negotiation = typeof NEGOTIATIONS[number];
+/** libpq's `channel_binding` values. */
+export const CHANNEL_BINDINGS = ["disable", "prefer", "require"] as const;
+export type ChannelBindingMode = typeof CHANNEL_BINDINGS[number];
+/** libpq's `load_balance_hosts` values. */
+export const LOAD_BALANCE_HOSTS = ["disable", "random"] as const;
+
+/**
+ * A PostgreSQL connection as libpq would make it, resolved once: the hosts
+ * to try in order, each with its password, ways and timeout, and what every
+ * session sends and checks. Immutable; the connector reads only this.
+ */
+export interface ConnectionConfig {
+  readonly attempts: readonly HostAttempt[];
+  /** The user sent: as given, else the OS user. */
+  readonly user: string;
+  /** The database sent: as given, else the user's name. */
+  readonly database: string;
+  /** Startup parameters besides user and database: `application_name`, `options`. */
+  readonly parameters: Readonly<Record<string, string>>;
+  /** Seconds before TCP keepalive probes, or null for none. */
+  readonly keepAliveSeconds: number | null;
+  readonly sslmode: SslMode;
+  readonly tls: TlsSettings;
+  readonly negotiation: Negotiation;
+  readonly targetSessionAttrs: SessionAttrs;
+  readonly channelBinding: ChannelBindingMode;
+  /** `random`: each connection tries the hosts in an order of its own. */
+  readonly loadBalanceHosts: typeof LOAD_BALANCE_HOSTS[number];
+  /** `connect_timeout` in ms, per host; Infinity for none (the deadline bounds it). */
+  readonly connectTimeoutMs: number;
+}
+
+/** Until `tls.ts` has read the files: a target made without that step never connects. */
+const TLS_UNREAD: TlsSettings = {
+  refused: new InviteCodeError("config", "the TLS files were not read (tls.ts withTls)"),
+};
 
 type Handling =
   /** Applied as libpq applies it. */
@@ -103,7 +195,7 @@ const KEYWORDS: Record<string, Keyword> = {
   sslcrl: { handling: "use", env: "PGSSLCRL" },
   // Any value: libpq sends SNI when it starts with "1".
   sslsni: { handling: "use", env: "PGSSLSNI" },
-  sslnegotiation: { handling: "use", env: "PGSSLNEGOTIATION", values: ["postgres", "direct"] },
+  sslnegotiation: { handling: "use", env: "PGSSLNEGOTIATION", values: NEGOTIATIONS },
   ssl_min_protocol_version: {
     handling: "use",
     env: "PGSSLMINPROTOCOLVERSION",
@@ -128,12 +220,12 @@ const KEYWORDS: Record<string, Keyword> = {
   target_session_attrs: {
     handling: "use",
     env: "PGTARGETSESSIONATTRS",
-    values: ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"],
+    values: SESSION_ATTRS,
   },
   load_balance_hosts: {
     handling: "use",
     env: "PGLOADBALANCEHOSTS",
-    values: ["disable", "random"],
+    values: LOAD_BALANCE_HOSTS,
   },
   // An integer, as libpq's parse_int_param reads it: 0 is off, anything else on.
   keepalives: { handling: "use" },
@@ -154,7 +246,7 @@ const KEYWORDS: Record<string, Keyword> = {
   channel_binding: {
     handling: "use",
     env: "PGCHANNELBINDING",
-    values: ["disable", "prefer", "require"],
+    values: CHANNEL_BINDINGS,
   },
   client_encoding: { handling: "ignore", env: "PGCLIENTENCODING" },
   require_auth: {
@@ -223,15 +315,6 @@ export function postgresTarget(
       refuse(`${name}=${value} is not supported: ${keyword.why}`);
     }
   }
-  // Problems with hosts, ports and TLS modes surface now, not at connect.
-  endpoints(conninfo);
-  sslMode(conninfo);
-  checkProtocolRange(conninfo);
-  if (conninfo.keepalives !== undefined && !/^\s*[+-]?\d+\s*$/.test(conninfo.keepalives)) {
-    refuse(
-      `invalid integer value ${shown(conninfo.keepalives)} for connection option "keepalives"`,
-    );
-  }
   return {
     dialect: "postgres",
     conninfo,
@@ -240,8 +323,77 @@ export function postgresTarget(
     display: redact(displayOf(url, conninfo), secrets),
     secrets,
     ignored,
-    passwords: [],
+    // Problems with hosts, ports, TLS modes and timeouts surface now, not at connect.
+    connection: connectionConfig(conninfo),
   };
+}
+
+/**
+ * What the keywords alone say of the connection; the password file and the
+ * TLS files are read by the next steps (`passfile.ts`, `tls.ts`).
+ */
+function connectionConfig(conninfo: Conninfo): ConnectionConfig {
+  const list = endpoints(conninfo);
+  const sslmode = sslMode(conninfo);
+  checkProtocolRange(conninfo);
+  if (conninfo.keepalives !== undefined && !/^\s*[+-]?\d+\s*$/.test(conninfo.keepalives)) {
+    refuse(
+      `invalid integer value ${shown(conninfo.keepalives)} for connection option "keepalives"`,
+    );
+  }
+  const connectTimeoutMs = connectTimeout(conninfo.connect_timeout ?? "0");
+  const { username, database } = sessionUser(conninfo);
+  const keepIdle = conninfo.keepalives_idle === undefined ? 60 : Number(conninfo.keepalives_idle);
+  const attempts = list.map((endpoint): HostAttempt => ({
+    endpoint,
+    password: conninfo.password || undefined,
+    ways: endpoint.kind === "unix" ? ["plain"] : WAYS[sslmode],
+    timeoutMs: connectTimeoutMs,
+  }));
+  return {
+    attempts,
+    user: username,
+    database,
+    parameters: {
+      application_name: conninfo.application_name ?? conninfo.fallback_application_name ??
+        "invite-code-repair",
+      ...(conninfo.options ? { options: conninfo.options } : {}),
+    },
+    keepAliveSeconds: Number(conninfo.keepalives) === 0 ? null : Math.max(1, keepIdle || 60),
+    sslmode,
+    tls: TLS_UNREAD,
+    negotiation: (conninfo.sslnegotiation ?? "postgres") as Negotiation,
+    targetSessionAttrs: (conninfo.target_session_attrs ?? "any") as SessionAttrs,
+    channelBinding: (conninfo.channel_binding ?? "prefer") as ChannelBindingMode,
+    loadBalanceHosts: conninfo.load_balance_hosts === "random" ? "random" : "disable",
+    connectTimeoutMs,
+  };
+}
+
+/** libpq's order of ways per sslmode: `allow` plain first, `prefer` TLS first, each may switch once. */
+const WAYS: Record<SslMode, readonly TlsWay[]> = {
+  disable: ["plain"],
+  allow: ["plain", "tls"],
+  prefer: ["tls", "plain"],
+  require: ["tls"],
+  "verify-ca": ["tls"],
+  "verify-full": ["tls"],
+};
+
+/**
+ * `connect_timeout` in ms, as libpq 17 reads it (parse_int_param: a whole
+ * number in base 10, blanks around it allowed): 0, negative or none waits
+ * forever (here: until the deadline), and 1 means one second (libpq 16 and
+ * older read 1 as 2).
+ */
+function connectTimeout(rawTimeout: string): number {
+  const timeout = /^\s*[+-]?\d{1,10}\s*$/.test(rawTimeout) ? Number(rawTimeout) : NaN;
+  if (!(Math.abs(timeout) <= 2 ** 31 - 1)) {
+    refuse(
+      `invalid integer value ${shown(rawTimeout)} for connection option "connect_timeout"`,
+    );
+  }
+  return timeout > 0 ? timeout * 1000 : Infinity;
 }
 
 /**

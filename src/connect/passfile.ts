@@ -13,9 +13,7 @@ import {
   type Conninfo,
   DEFAULT_SOCKET_DIR,
   type Endpoint,
-  endpoints,
   type PostgresTarget,
-  sessionUser,
 } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
 import { homeFile, look } from "./files.ts";
@@ -27,26 +25,31 @@ import { homeFile, look } from "./files.ts";
  *
  * @example
  * ```ts
- * withPasswords(postgresTarget(url, env, []), env).passwords; // ["pw-for-a", undefined]
+ * withPasswords(postgresTarget(url, env, []), env).connection.attempts[0].password; // "pw-for-a"
  * ```
  * @param target The target as the keywords make it.
  * @param env Where `HOME` comes from.
  */
 export function withPasswords(target: PostgresTarget, env: Env): PostgresTarget {
-  const list = endpoints(target.conninfo);
-  const given = target.conninfo.password;
-  let passwords: (string | undefined)[];
-  if (given) {
-    passwords = list.map(() => given);
-  } else {
-    const { username, database } = sessionUser(target.conninfo);
-    passwords = passwordsFromFile(target.conninfo, env, list, database, username);
-  }
+  const { connection } = target;
+  // The password keyword, when given, is already every host's.
+  if (target.conninfo.password) return target;
+  const { attempts, database, user } = connection;
+  const list = attempts.map((attempt) => attempt.endpoint);
+  const passwords = passwordsFromFile(target.conninfo, env, list, database, user);
   const secrets = [...target.secrets];
   for (const password of passwords) {
     if (password && !secrets.includes(password)) secrets.push(password);
   }
-  return { ...target, passwords, secrets, display: redact(target.display, secrets) };
+  return {
+    ...target,
+    connection: {
+      ...connection,
+      attempts: attempts.map((attempt, i) => ({ ...attempt, password: passwords[i] })),
+    },
+    secrets,
+    display: redact(target.display, secrets),
+  };
 }
 
 /**

@@ -64,13 +64,21 @@ export class StartupError extends Error {
   }
 }
 
+/**
+ * The server's ErrorResponse as the refusal it is.
+ *
+ * @param body The message's body, after its type and length.
+ */
+export function serverError(body: Buffer): StartupError {
+  const fields = errorFields(body);
+  return new StartupError(fields.M ?? "server refused the connection", fields.C ?? "");
+}
+
 /** What the authentication needs besides the socket. */
 export interface StartupSettings {
   /** The password for this host, or none. */
   password: string | undefined;
   channelBinding: ChannelBinding;
-  /** Told of a refusal from the server before it is raised. */
-  onRefused?: (error: StartupError) => void;
 }
 
 function isTls(socket: Socket | TLSSocket): socket is TLSSocket {
@@ -230,10 +238,7 @@ export class SessionSocket extends Duplex {
     const type = String.fromCharCode(received[0]);
     const body = received.subarray(5);
     if (type === "E") {
-      const fields = errorFields(body);
-      const refused = new StartupError(fields.M ?? "server refused the connection", fields.C ?? "");
-      this.#settings.onRefused?.(refused);
-      throw refused;
+      throw serverError(body);
     }
     // Notices and protocol negotiation say nothing about authentication.
     if (type === "N" || type === "v") return;

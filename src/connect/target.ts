@@ -3,8 +3,9 @@
  * Open WebUI's environment gives a URL (`environment.ts`), read as SQLAlchemy
  * reads it (`sqlalchemy.ts`); a SQLite URL becomes a file path here, a
  * PostgreSQL one libpq's keywords (`conninfo.ts`) and each host's password
- * (`passfile.ts`), which the connector (`connector.ts`) later turns into a
- * socket for the driver. Each step only reads what the steps before it made.
+ * (`passfile.ts`) and TLS files (`tls.ts`), all read here, once, into one
+ * connection config that the connector (`connector.ts`) later turns into a
+ * session for the driver. Each step only reads what the steps before it made.
  *
  * @module
  */
@@ -22,6 +23,7 @@ import {
 } from "./environment.ts";
 import { withPasswords } from "./passfile.ts";
 import { parseSqlalchemyUrl, SUPPORTED } from "./sqlalchemy.ts";
+import { withTls } from "./tls.ts";
 
 /** A SQLite file, as resolved from the environment. */
 export interface SqliteTarget {
@@ -80,7 +82,10 @@ export function parseDatabaseUrl(url: string, env: Env = process.env): DatabaseT
   if (scheme === "sqlite") return sqliteTarget(url);
   if (scheme === SQLCIPHER_SCHEME) return sqlcipherTarget(url, env);
   if (scheme === "postgres" || scheme === "postgresql" || /^postgresql\+\w+$/.test(scheme)) {
-    return withPasswords(postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env)), env);
+    // Each step reads what libpq would, once: the keywords and PG* variables,
+    // the password file, the TLS files. The connector reads only the result.
+    const keywords = postgresTarget(parseSqlalchemyUrl(url), env, envSecrets(env));
+    return withTls(withPasswords(keywords, env), env);
   }
   throw new InviteCodeError(
     "config",

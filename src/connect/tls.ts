@@ -18,34 +18,80 @@ import {
   type DetailedPeerCertificate,
   type TLSSocket,
 } from "node:tls";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, InviteCodeError } from "../errors.ts";
 import { RUNTIME, TLS_CHECKS_REVOCATION } from "../runtime.ts";
 import { certificatesOf, chainEndsAtRoot, hostMismatch } from "./certificate.ts";
 import {
   type Conninfo,
   DEFAULT_MIN_TLS_VERSION,
   type Endpoint,
+  type Negotiation,
+  type PostgresTarget,
   refuse,
   type SslMode,
-  sslMode,
+  type TlsOptions,
+  type TlsSettings,
 } from "./conninfo.ts";
 import type { Env } from "./environment.ts";
 import { homeFile, look, present, readFor } from "./files.ts";
 
-/** How TLS starts: libpq's SSLRequest, or a TLS handshake straight away (PostgreSQL 17). */
-export type Negotiation = "postgres" | "direct";
+/**
+ * The codes of a connection attempt that failed before its session began,
+ * written once: decisions compare these, never a message. The server's own
+ * refusals carry their SQLSTATE instead (`startup.ts`).
+ */
+export const CONNECT_FAILURE = {
+  /** The server answered the SSLRequest with "N" where TLS was required: libpq gives up. */
+  NO_TLS: "CONNECT_NO_TLS",
+  /** The server took the socket and hung up before it said anything. */
+  SERVER_CLOSED: "CONNECT_SERVER_CLOSED",
+  /** The server's certificate or ALPN is not one libpq would accept. */
+  TLS_REFUSED: "CONNECT_TLS_REFUSED",
+  /** A host did not answer within connect_timeout (or the deadline). */
+  TIMEOUT: "CONNECT_TIMEOUT_EXPIRED",
+  /** Every host was tried and none would do. */
+  EXHAUSTED: "CONNECT_EXHAUSTED",
+  /** A host failed in a way libpq does not move on from. */
+  FAILED: "CONNECT_FAILED",
+} as const;
 
 /**
- * Node TLS options, and what is checked here rather than by the runtime: the
- * server's name (verify-full), the root its chain ends at, and whether SNI is sent.
+ * A failed attempt's error, with its code.
+ *
+ * @param code One of `CONNECT_FAILURE`.
+ * @param message libpq's words where it has them.
+ * @param cause What the runtime raised, if anything.
  */
-export type TlsOptions = ConnectionOptions & {
-  verifyHost: boolean;
-  /** `sslsni`: libpq sends the host name when the value starts with "1" (the default). */
-  sni: boolean;
-  /** The certificates a chain may end at, when one is verified (`sslrootcert`, root.crt, system). */
-  roots?: X509Certificate[];
-};
+export function connectFailure(
+  code: typeof CONNECT_FAILURE[keyof typeof CONNECT_FAILURE],
+  message: string,
+  cause?: unknown,
+): InviteCodeError {
+  return new InviteCodeError("connect", message, { code, cause });
+}
+
+/**
+ * The target with its TLS files read, once, as libpq's `initialize_SSL()`
+ * reads them; a file libpq would refuse is kept as the refusal, raised when
+ * the target is opened (libpq, too, says so when it connects).
+ *
+ * @example
+ * ```ts
+ * withTls(target, process.env).connection.tls; // { options: { ca: [...], ... } }
+ * ```
+ * @param target The target with its passwords.
+ * @param env Where `HOME` and OpenSSL's `SSL_CERT_FILE` / `SSL_CERT_DIR` come from.
+ */
+export function withTls(target: PostgresTarget, env: Env): PostgresTarget {
+  let tls: TlsSettings;
+  try {
+    tls = { options: tlsOptions(target.conninfo, target.connection.sslmode, env) };
+  } catch (error) {
+    if (!(error instanceof InviteCodeError)) throw error;
+    tls = { refused: error };
+  }
+  return { ...target, connection: { ...target.connection, tls } };
+}
 
 /** The ALPN protocol PostgreSQL 17 servers speak on a direct TLS connection. */
 const ALPN_PROTOCOL = "postgresql";
@@ -55,13 +101,13 @@ const ALPN_PROTOCOL = "postgresql";
  *
  * @example
  * ```ts
- * tlsOptions({ sslmode: "verify-full", sslrootcert: "/etc/ssl/db-ca.pem" }, process.env);
+ * tlsOptions({ sslrootcert: "/etc/ssl/db-ca.pem" }, "verify-full", process.env);
  * ```
  * @param conninfo The keywords.
+ * @param mode The sslmode in force (`sslMode`, computed once at resolve).
  * @param env Where `HOME` and OpenSSL's `SSL_CERT_FILE` / `SSL_CERT_DIR` come from.
  */
-export function tlsOptions(conninfo: Conninfo, env: Env): TlsOptions {
-  const mode = sslMode(conninfo);
+export function tlsOptions(conninfo: Conninfo, mode: SslMode, env: Env): TlsOptions {
   const options: TlsOptions = {
     verifyHost: mode === "verify-full",
     sni: (conninfo.sslsni ?? "1").startsWith("1"),
@@ -144,13 +190,33 @@ function clientKey(conninfo: Conninfo, env: Env): string {
       passphrase: conninfo.sslpassword ?? "",
     }).export({ format: "pem", type: "pkcs8" }) as string;
   } catch (error) {
-    const why = /bad decrypt|interrupted or cancelled|bad password/i.test(errorMessage(error))
+    const why = isBadDecrypt(error)
       ? conninfo.sslpassword
         ? "bad decrypt (wrong sslpassword)"
         : "it is encrypted: give sslpassword"
       : errorMessage(error);
     refuse(`could not load private key file "${path}": ${why}`);
   }
+}
+
+/**
+ * Whether a key failed to load for its passphrase (wrong, or none given).
+ * Node says so with OpenSSL's code, and so does Deno for a PKCS#1 key
+ * (`ERR_OSSL_EVP_BAD_DECRYPT`); Deno 2 gives an encrypted PKCS#8 key's error
+ * no code at all, so there, and only without a code, OpenSSL's reason text
+ * decides.
+ */
+function isBadDecrypt(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string") return BAD_DECRYPT_CODES.includes(code);
+  return denoUncodedBadDecrypt(error);
+}
+
+const BAD_DECRYPT_CODES = ["ERR_OSSL_BAD_DECRYPT", "ERR_OSSL_EVP_BAD_DECRYPT"];
+
+/** Deno 2's uncoded key error: OpenSSL's "bad decrypt" reason is all it carries. */
+function denoUncodedBadDecrypt(error: unknown): boolean {
+  return /:bad decrypt$/.test(errorMessage(error));
 }
 
 /**
@@ -204,14 +270,6 @@ const SYSTEM_BUNDLES = [
 ];
 const SYSTEM_CERT_DIR = "/usr/lib/ssl/certs";
 
-/** The server answered an SSLRequest with "N" where TLS was required: libpq gives up. */
-export class NoTlsError extends Error {
-  constructor() {
-    super("server does not support SSL, but SSL was required");
-    this.name = "NoTlsError";
-  }
-}
-
 const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
 /**
@@ -236,12 +294,18 @@ export async function secure(
     const answer = await new Promise<number>((resolve, reject) => {
       socket.once("data", (data: Uint8Array) => resolve(data[0]));
       socket.once("error", reject);
-      socket.once("close", () => reject(new Error("server closed the connection")));
+      socket.once(
+        "close",
+        () => reject(connectFailure(CONNECT_FAILURE.SERVER_CLOSED, "server closed the connection")),
+      );
     });
     socket.removeAllListeners();
     if (answer !== 0x53 /* S */) {
       if (mode === "prefer") return socket;
-      throw new NoTlsError();
+      throw connectFailure(
+        CONNECT_FAILURE.NO_TLS,
+        "server does not support SSL, but SSL was required",
+      );
     }
   }
   const { verifyHost, sni, roots, ...options } = tls;
@@ -269,13 +333,14 @@ export async function secure(
   const refusal = certificateRefusal(secured, roots, verifyHost ? host : undefined);
   if (refusal) {
     secured.destroy();
-    throw new Error(refusal);
+    throw connectFailure(CONNECT_FAILURE.TLS_REFUSED, refusal);
   }
   // The ALPACA defence (libpq 17): a direct peer that does not speak
   // PostgreSQL's ALPN may be another TLS service; it gets no startup packet.
   if (negotiation === "direct" && secured.alpnProtocol !== ALPN_PROTOCOL) {
     secured.destroy();
-    throw new Error(
+    throw connectFailure(
+      CONNECT_FAILURE.TLS_REFUSED,
       secured.alpnProtocol
         ? "SSL connection was established with unexpected ALPN protocol"
         : "direct SSL connection was established without ALPN protocol negotiation extension",

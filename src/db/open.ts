@@ -4,8 +4,6 @@
  *
  * @module
  */
-import process from "node:process";
-import type { Env } from "../connect/environment.ts";
 import type { DatabaseTarget } from "../connect/target.ts";
 import type { Database, OpenOptions } from "./dialect.ts";
 
@@ -18,16 +16,14 @@ import type { Database, OpenOptions } from "./dialect.ts";
  * ```
  * @param target Where the database is.
  * @param options Deadline, read-only mode and where notes go.
- * @param env Where `HOME` (for libpq's files) comes from; default `process.env`.
  */
 export async function openDatabase(
   target: DatabaseTarget,
   options: OpenOptions,
-  env: Env = process.env,
 ): Promise<Database> {
   if (target.dialect === "postgres") {
     const { openPostgres } = await import("./postgres.ts");
-    return openPostgres(target, options, env);
+    return openPostgres(target, options);
   }
   const { openSqlite } = await import("./sqlite.ts");
   if (target.cipher) {

@@ -27,12 +27,11 @@ import {
   type UserTable,
   WHITESPACE_CODE_POINTS,
 } from "./dialect.ts";
-import { driverOptions } from "../connect/connector.ts";
+import { connector } from "../connect/connector.ts";
 import type { PostgresTarget } from "../connect/conninfo.ts";
-import { errorMessage, InviteCodeError } from "../errors.ts";
+import { errorMessage, InviteCodeError, SQLSTATE } from "../errors.ts";
 import { isPermissionError } from "../runtime.ts";
 import { LOG } from "../messages.ts";
-import type { Env } from "../connect/environment.ts";
 
 type Sql = postgres.Sql<Record<string, never>>;
 
@@ -166,12 +165,9 @@ function transactionSettingsSql(): string {
     `set_config('${name}', least($1::bigint, coalesce(nullif(
      (extract(epoch FROM current_setting('${name}')::interval) * 1000)::bigint, 0), $1::bigint))::text, true)`
   );
-  // What the server says of itself rides along, for target_session_attrs.
   return `SELECT ${timeouts.join(",\n  ")},
   CASE WHEN current_setting('client_connection_check_interval', true) = '0'
-    THEN set_config('client_connection_check_interval', '1000', true) END,
-  pg_is_in_recovery() AS in_recovery,
-  current_setting('default_transaction_read_only') = 'on' AS default_read_only`;
+    THEN set_config('client_connection_check_interval', '1000', true) END`;
 }
 
 const BOUND_TIMEOUTS_SQL = transactionSettingsSql();
@@ -188,15 +184,6 @@ const PRESSURE_SQL = `SELECT
   coalesce((SELECT max(extract(epoch FROM replay_lag)) FROM pg_stat_replication), 0)::float8 AS lag,
   (SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend'
      AND pid <> pg_backend_pid())::int AS active`;
-
-/** What the first statement of every transaction reads of the server. */
-interface SessionRow {
-  in_recovery: boolean;
-  default_read_only: boolean;
-}
-
-/** Thrown inside a transaction whose server target_session_attrs rejects. */
-const SESSION_REJECTED = new Error("target_session_attrs rejected this server");
 
 interface FactsRow {
   schema: string | null;
@@ -231,46 +218,42 @@ interface FactsRow {
  * ```
  * @param target The resolved target.
  * @param options Deadline, read-only mode and pool size.
- * @param env Where `HOME` (for `~/.postgresql` and `~/.pgpass`) comes from.
  */
-export function openPostgres(
-  target: PostgresTarget,
-  options: OpenOptions,
-  env: Env,
-): Database {
+export function openPostgres(target: PostgresTarget, options: OpenOptions): Database {
+  const connection = target.connection;
+  // A TLS file libpq would refuse was read at resolve; libpq says so when it connects.
+  if ("refused" in connection.tls) throw connection.tls.refused;
   // The connector, a step of the connection path, knows instants, not the tool's Deadline.
-  const driver = driverOptions(target, () => options.deadline().at, env);
+  const link = connector(connection, { deadline: () => options.deadline().at });
   if (target.ignored.length > 0) options.log?.(LOG.ignoredKeywords(target.ignored.join(", ")));
-  const connect = () =>
-    postgres(
-      {
-        // Never a URL or host string: see connect/connector.ts. The one host
-        // entry only keeps postgres.js from trying hosts itself; the socket
-        // function does, and target_session_attrs is the connector's too.
-        host: ["postgres"],
-        port: [5432],
-        socket: driver.connector.socket,
-        username: driver.username,
-        database: driver.database,
-        ssl: false,
-        // One connection: every caller runs one transaction at a time.
-        max: 1,
-        prepare: false,
-        // Array types are never sent (codes travel as one comma-joined string), and
-        // the query that fetches them at connect rejects unhandled when it fails
-        // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
-        fetch_types: false,
-        connect_timeout: Math.max(
-          1,
-          Math.min(driver.connectTimeoutSeconds, Math.ceil(remainingMs(options.deadline) / 1000)),
-        ),
-        keep_alive: driver.keepAlive,
-        idle_timeout: 30,
-        onnotice: () => {},
-        connection: driver.connection,
-      } satisfies DriverSettings as unknown as postgres.Options<Record<string, never>>,
-    ) as unknown as Sql;
-  let sql = connect();
+  // The connector bounds each host by connect_timeout and the deadline; this
+  // backstop of postgres.js's own comes a second after it.
+  const backstopSeconds = Math.ceil(remainingMs(options.deadline) / 1000) + 1;
+  const sql = postgres(
+    {
+      // Never a URL or host string: see connect/connector.ts. The one host
+      // entry only keeps postgres.js from trying hosts itself; the socket
+      // function does, and target_session_attrs is the connector's too.
+      host: ["postgres"],
+      port: [5432],
+      socket: link.socket,
+      username: connection.user,
+      database: connection.database,
+      ssl: false,
+      // One connection: every caller runs one transaction at a time.
+      max: 1,
+      prepare: false,
+      // Array types are never sent (codes travel as one comma-joined string), and
+      // the query that fetches them at connect rejects unhandled when it fails
+      // (seen under a 1 ms statement_timeout), which would crash a fail-open tool.
+      fetch_types: false,
+      connect_timeout: backstopSeconds,
+      keep_alive: connection.keepAliveSeconds,
+      idle_timeout: 30,
+      onnotice: () => {},
+      connection: { ...connection.parameters },
+    } satisfies DriverSettings as unknown as postgres.Options<Record<string, never>>,
+  ) as unknown as Sql;
   const readMode = options.readOnly ? "read only" : "default";
 
   /** One short transaction with its timeouts bounded by the deadline. */
@@ -278,40 +261,20 @@ export function openPostgres(
     mode: "read only" | "default",
     work: (tx: TransactionSql) => Promise<T>,
   ): Promise<T> {
-    for (;;) {
-      try {
-        // Read committed whatever the server's default: each statement must see
-        // what other replicas committed while this one waited for the lock (a
-        // snapshot from before the wait would redo their work and fail with a
-        // serialization error). "default" says nothing of read-only: a server
-        // or role that defaults to read-only transactions is obeyed.
-        const access = mode === "default" ? "" : ` ${mode}`;
-        const result = await sql.begin(`isolation level read committed${access}`, async (tx) => {
-          const ms = String(remainingMs(options.deadline));
-          const [session] = await tx.unsafe<SessionRow[]>(BOUND_TIMEOUTS_SQL, [ms]);
-          const state = {
-            inRecovery: session.in_recovery,
-            defaultReadOnly: session.default_read_only,
-          };
-          if (!driver.connector.admit(state)) throw SESSION_REJECTED;
-          return await work(tx);
-        });
-        driver.connector.settled();
-        return result as T;
-      } catch (error) {
-        if (error === SESSION_REJECTED || driver.connector.movedOn()) {
-          // target_session_attrs: this server will not do, or it did not answer
-          // within connect_timeout; the next host gets a new session.
-          const rejected = sql;
-          sql = connect();
-          await rejected.end({ timeout: 0 });
-          continue;
-        }
-        // sslmode allow or prefer: libpq tries once more the other way.
-        if (driver.connector.retryOtherWay(error)) continue;
-        driver.connector.settled();
-        throw translateError(error);
-      }
+    try {
+      // Read committed whatever the server's default: each statement must see
+      // what other replicas committed while this one waited for the lock (a
+      // snapshot from before the wait would redo their work and fail with a
+      // serialization error). "default" says nothing of read-only: a server
+      // or role that defaults to read-only transactions is obeyed.
+      const access = mode === "default" ? "" : ` ${mode}`;
+      const result = await sql.begin(`isolation level read committed${access}`, async (tx) => {
+        await tx.unsafe(BOUND_TIMEOUTS_SQL, [String(remainingMs(options.deadline))]);
+        return await work(tx);
+      });
+      return result as T;
+    } catch (error) {
+      throw translateError(error);
     }
   }
 
@@ -452,7 +415,7 @@ export function openPostgres(
 
     async close(force = false): Promise<void> {
       const ending = sql.end({ timeout: force ? 0 : 5 });
-      await Promise.race([ending, driver.connector.hungUp()]);
+      await Promise.race([ending, link.hungUp()]);
     },
   };
 }
@@ -615,16 +578,16 @@ FROM targets, free`;
 }
 
 const SQLSTATE_KINDS: Record<string, InviteCodeError["kind"]> = {
-  "57014": "timeout", // statement_timeout or cancel
-  "55P03": "lock", // lock_timeout
-  "42501": "permission",
-  "23505": "conflict", // unique violation, e.g. a concurrent writer took the same code
-  "25006": "permission", // read-only transaction
-  "28P01": "connect",
-  "28000": "connect",
-  "3D000": "connect",
-  "57P01": "connect",
-  "57P03": "connect",
+  [SQLSTATE.QUERY_CANCELED]: "timeout", // statement_timeout or cancel
+  [SQLSTATE.LOCK_NOT_AVAILABLE]: "lock", // lock_timeout
+  [SQLSTATE.INSUFFICIENT_PRIVILEGE]: "permission",
+  [SQLSTATE.UNIQUE_VIOLATION]: "conflict", // e.g. a concurrent writer took the same code
+  [SQLSTATE.READ_ONLY_SQL_TRANSACTION]: "permission",
+  [SQLSTATE.INVALID_PASSWORD]: "connect",
+  [SQLSTATE.INVALID_AUTHORIZATION]: "connect",
+  [SQLSTATE.INVALID_CATALOG_NAME]: "connect",
+  [SQLSTATE.ADMIN_SHUTDOWN]: "connect",
+  [SQLSTATE.CANNOT_CONNECT_NOW]: "connect",
 };
 
 /** Map a postgres.js or socket error to an `InviteCodeError` with one line. */
@@ -639,18 +602,23 @@ function translateError(error: unknown): InviteCodeError {
   if (code in SQLSTATE_KINDS) {
     return new InviteCodeError(SQLSTATE_KINDS[code], `${message} (SQLSTATE ${code})`, {
       cause: error,
+      code,
     });
   }
   // Every SQLSTATE holds a digit; "EPIPE" (a socket's code on Deno) does not.
   if (/^[0-9A-Z]{5}$/.test(code) && /\d/.test(code)) {
-    return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, { cause: error });
+    return new InviteCodeError("database", `${message} (SQLSTATE ${code})`, {
+      cause: error,
+      code,
+    });
   }
   if (code === "CONNECT_TIMEOUT") {
-    return new InviteCodeError("connect", "connection timed out", { cause: error });
+    return new InviteCodeError("connect", "connection timed out", { cause: error, code });
   }
   if (/^(E[A-Z]+|CONNECTION_\w+)$/.test(code)) {
     return new InviteCodeError("connect", `cannot connect to PostgreSQL: ${message}`, {
       cause: error,
+      code,
     });
   }
   return new InviteCodeError("database", message, { cause: error });

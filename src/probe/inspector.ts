@@ -76,7 +76,7 @@ export function createInspector(options: InspectorOptions): Inspector {
     inspections++;
     if (target instanceof Error) return failedInspection(describeFailure(target, []));
     try {
-      db ??= await openDatabase(target, { deadline: bound, readOnly: true }, options.env);
+      db ??= await openDatabase(target, { deadline: bound, readOnly: true });
     } catch (error) {
       return failedInspection(describeFailure(error, target.secrets));
     }
