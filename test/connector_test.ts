@@ -18,6 +18,7 @@ import type { ConnectionConfig } from "../src/connect/conninfo.ts";
 import { StartupError } from "../src/connect/startup.ts";
 import { parseDatabaseUrl } from "../src/connect/target.ts";
 import { CONNECT_FAILURE } from "../src/connect/tls.ts";
+import { Deadline } from "../src/deadline.ts";
 import { InviteCodeError, isInviteCodeError, SQLSTATE } from "../src/errors.ts";
 import { freePort } from "../scripts/net.ts";
 import { type Certificates, makeCertificates } from "../scripts/tls.ts";
@@ -163,7 +164,7 @@ const STARTUP = (() => {
   return Buffer.concat([int32(body.length + 8), int32(196608), body]);
 })();
 
-const soon = () => Date.now() + 10_000;
+const soon = () => Deadline.after(10_000);
 
 async function rejection(work: Promise<unknown>): Promise<InviteCodeError> {
   const error = await work.then(() => undefined, (error: unknown) => error);
@@ -242,8 +243,9 @@ describe("connect: libpq's walk over the hosts", () => {
   test("the deadline bounds a host without connect_timeout", async () => {
     const silent = await start({ kind: "silent" });
     const began = Date.now();
+    const deadline = Deadline.after(500);
     const error = await rejection(
-      connect(config([silent.port]), STARTUP, { deadline: () => began + 500 }),
+      connect(config([silent.port]), STARTUP, { deadline: () => deadline }),
     );
     assert.match(error.message, /timeout expired$/);
     assert.ok(Date.now() - began < 3_000);

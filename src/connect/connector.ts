@@ -21,6 +21,7 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { errorMessage, SQLSTATE } from "../errors.ts";
+import type { Deadline } from "../deadline.ts";
 import { isPermissionError } from "../runtime.ts";
 import type {
   ConnectionConfig,
@@ -85,8 +86,8 @@ export function sessionMismatch(
 
 /** What `connect` needs besides the config. */
 export interface ConnectHooks {
-  /** Gives the epoch milliseconds after which no attempt may wait. */
-  deadline: () => number;
+  /** Gives the deadline that bounds the work now: no attempt waits past it. */
+  deadline: () => Deadline;
   /**
    * Asks a new session's server what it is, for `target_session_attrs`
    * (called only when that is not `any`); default `askSession`.
@@ -122,7 +123,9 @@ export interface Session {
  *
  * @example
  * ```ts
- * const session = await connect(target.connection, startupMessage, { deadline: () => Date.now() + 5000 });
+ * const session = await connect(target.connection, startupMessage, {
+ *   deadline: () => Deadline.after(5000),
+ * });
  * ```
  * @param config The resolved connection.
  * @param startup The StartupMessage to send to each host.
@@ -229,7 +232,7 @@ function attempt(
   hooks: ConnectHooks,
   pass: 1 | 2,
 ): Promise<Outcome> {
-  const limit = Math.min(host.timeoutMs, Math.max(1, hooks.deadline() - Date.now()));
+  const limit = Math.min(host.timeoutMs, Math.max(1, hooks.deadline().at - Date.now()));
   return bounded(limit, hooks.signal, async (track) => {
     const raw = await reach(host.endpoint, way, config, tls, track);
     hooks.opened?.(raw);
@@ -487,7 +490,7 @@ export interface Connector {
  *
  * @example
  * ```ts
- * const { socket } = connector(target.connection, { deadline: () => Date.now() + 5000 });
+ * const { socket } = connector(target.connection, { deadline: () => Deadline.after(5000) });
  * postgres({ socket, username: target.connection.user, database: target.connection.database });
  * ```
  * @param config The resolved connection.

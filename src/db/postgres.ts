@@ -223,8 +223,7 @@ export function openPostgres(target: PostgresTarget, options: OpenOptions): Data
   const connection = target.connection;
   // A TLS file libpq would refuse was read at resolve; libpq says so when it connects.
   if ("refused" in connection.tls) throw connection.tls.refused;
-  // The connector, a step of the connection path, knows instants, not the tool's Deadline.
-  const link = connector(connection, { deadline: () => options.deadline().at });
+  const link = connector(connection, { deadline: options.deadline });
   if (target.ignored.length > 0) options.log?.(LOG.ignoredKeywords(target.ignored.join(", ")));
   // The connector bounds each host by connect_timeout and the deadline; this
   // backstop of postgres.js's own comes a second after it.
