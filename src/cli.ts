@@ -348,6 +348,8 @@ export async function main(args: string[], env?: Env, options: MainOptions = {})
  *
  * @example
  * ```ts
+ * import process from "node:process";
+ * import { exit } from "./runtime.ts";
  * exit(await runCli(process.argv.slice(2)));
  * ```
  * @param args The flags, without the runtime and script.

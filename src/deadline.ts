@@ -74,6 +74,8 @@ export class Deadline {
  *
  * @example
  * ```ts
+ * import type { Database } from "./db/dialect.ts";
+ * declare const db: Database; // an open database
  * await closeWithin(db); // never longer than 3 s
  * ```
  * @param resource What to close; nothing happens when undefined.
@@ -95,6 +97,8 @@ export async function closeWithin(resource: Closable | undefined, force = false)
  *
  * @example
  * ```ts
+ * import type { Database } from "./db/dialect.ts";
+ * declare const db: Database; // an open database
  * await withDeadline(Deadline.after(5000), db, () => db.schema());
  * ```
  * @param deadline When to give up.

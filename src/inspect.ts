@@ -92,8 +92,10 @@ export function failedInspection(error: Failure, durationMs = 0): FailedInspecti
  *
  * @example
  * ```ts
+ * import type { Database } from "./db/dialect.ts";
+ * declare const db: Database; // an open database
  * const result = await inspect(db, { timeoutMs: 3000 });
- * result.status; // "pass"
+ * result.status; // "pass" when every user has a code of their own
  * ```
  * @param db An open database.
  * @param options Secrets to mask in reasons, and the time limit: `timeoutMs`

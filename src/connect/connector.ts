@@ -123,6 +123,10 @@ export interface Session {
  *
  * @example
  * ```ts
+ * import type { PostgresTarget } from "./conninfo.ts";
+ * import { Deadline } from "../deadline.ts";
+ * declare const target: PostgresTarget; // as resolveTarget() returns it
+ * declare const startupMessage: Uint8Array; // the StartupMessage the driver sends
  * const session = await connect(target.connection, startupMessage, {
  *   deadline: () => Deadline.after(5000),
  * });
@@ -490,8 +494,11 @@ export interface Connector {
  *
  * @example
  * ```ts
+ * import type { PostgresTarget } from "./conninfo.ts";
+ * import { Deadline } from "../deadline.ts";
+ * declare const target: PostgresTarget; // as resolveTarget() returns it
  * const { socket } = connector(target.connection, { deadline: () => Deadline.after(5000) });
- * postgres({ socket, username: target.connection.user, database: target.connection.database });
+ * // handed to postgres.js as its `socket` option (openPostgres in ../db/postgres.ts does)
  * ```
  * @param config The resolved connection.
  * @param hooks Deadline and session check.

@@ -273,6 +273,7 @@ export const KEYWORD_NAMES: readonly string[] = Object.keys(KEYWORDS);
  *
  * @example
  * ```ts
+ * import { parseSqlalchemyUrl } from "./sqlalchemy.ts";
  * postgresTarget(parseSqlalchemyUrl("postgresql://u:pw@/db?host=/var/run/postgresql"), {}, [])
  *   .conninfo; // { user: "u", password: "pw", dbname: "db", host: "/var/run/postgresql" }
  * ```

@@ -25,6 +25,10 @@ import { homeFile, look } from "./files.ts";
  *
  * @example
  * ```ts
+ * import { postgresTarget } from "./conninfo.ts";
+ * import { parseSqlalchemyUrl } from "./sqlalchemy.ts";
+ * const env = { HOME: "/home/u" }; // /home/u/.pgpass (mode 0600) holds "a:5432:db:u:pw-for-a"
+ * const url = parseSqlalchemyUrl("postgresql://u@a/db");
  * withPasswords(postgresTarget(url, env, []), env).connection.attempts[0].password; // "pw-for-a"
  * ```
  * @param target The target as the keywords make it.
@@ -59,7 +63,9 @@ export function withPasswords(target: PostgresTarget, env: Env): PostgresTarget 
  *
  * @example
  * ```ts
- * passwordsFromFile({ passfile: "/run/pgpass" }, {}, endpoints(conninfo), "db", "u");
+ * import { endpoints } from "./conninfo.ts";
+ * const conninfo = { host: "a,b", passfile: "/run/pgpass" };
+ * passwordsFromFile(conninfo, {}, endpoints(conninfo), "db", "u"); // one entry per host
  * ```
  * @param conninfo The keywords (`passfile`).
  * @param env Where `HOME` comes from.

@@ -202,6 +202,7 @@ function pssHash(params: Uint8Array): string {
  *
  * @example
  * ```ts
+ * declare const sha384SignedCertificate: Uint8Array; // DER, signed with ecdsa-with-SHA384
  * endPointHash(sha384SignedCertificate); // "sha384"
  * ```
  * @param der The server certificate, DER-encoded.

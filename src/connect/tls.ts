@@ -77,6 +77,8 @@ export function connectFailure(
  *
  * @example
  * ```ts
+ * import type { PostgresTarget } from "./conninfo.ts";
+ * declare const target: PostgresTarget; // with its passwords (withPasswords)
  * withTls(target, process.env).connection.tls; // { options: { ca: [...], ... } }
  * ```
  * @param target The target with its passwords.

@@ -12,7 +12,10 @@ import type { Database, OpenOptions } from "./dialect.ts";
  *
  * @example
  * ```ts
- * const db = await openDatabase(resolveTarget(), { deadline: () => Deadline.after(5000) });
+ * import { resolveTarget } from "../connect/target.ts";
+ * import { Deadline } from "../deadline.ts";
+ * const target = resolveTarget({ DATABASE_URL: "sqlite:///data/webui.db" });
+ * const db = await openDatabase(target, { deadline: () => Deadline.after(5000) });
  * ```
  * @param target Where the database is.
  * @param options Deadline, read-only mode and where notes go.

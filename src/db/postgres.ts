@@ -213,6 +213,9 @@ interface FactsRow {
  *
  * @example
  * ```ts
+ * import type { PostgresTarget } from "../connect/conninfo.ts";
+ * import { Deadline } from "../deadline.ts";
+ * declare const target: PostgresTarget; // as resolveTarget() returns it
  * const db = openPostgres(target, { deadline: () => Deadline.after(5000) });
  * const schema = await db.schema();
  * ```

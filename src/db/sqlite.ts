@@ -108,6 +108,9 @@ type Found =
  *
  * @example
  * ```ts
+ * import type { SqliteTarget } from "../connect/target.ts";
+ * import { Deadline } from "../deadline.ts";
+ * declare const target: SqliteTarget; // as resolveTarget() returns it
  * const db = openSqlite(target, { deadline: () => Deadline.after(5000) });
  * const schema = await db.schema();
  * ```

@@ -26,7 +26,18 @@ export interface Healer {
  *
  * @example
  * ```ts
- * const healer = startHealing({ intervalMs: 60_000, inspector, env, log: console.log, stats });
+ * import type { Inspector } from "./inspector.ts";
+ * import type { ProbeStats } from "./render.ts";
+ * declare const inspector: Inspector, stats: ProbeStats; // the probe's
+ * const healer = startHealing({
+ *   intervalMs: 60_000,
+ *   batchSize: 10_000,
+ *   throttle: { maxRate: 10_000, maxLagSeconds: 10, maxActiveSessions: 16 },
+ *   inspector,
+ *   env: process.env,
+ *   log: console.log,
+ *   stats,
+ * });
  * await healer.stop();
  * ```
  * @param options The interval, the inspector to look with, the environment,

@@ -56,8 +56,10 @@ export interface InspectorOptions {
  *
  * @example
  * ```ts
- * const inspector = createInspector({ target, env, cacheMs: 2000, timeoutMs: 3000 });
- * (await inspector.latest()).result.missing; // 0
+ * import { resolveTarget } from "../connect/target.ts";
+ * const env = { DATABASE_URL: "sqlite:///data/webui.db" };
+ * const inspector = createInspector({ target: resolveTarget(env), env, cacheMs: 2000, timeoutMs: 3000 });
+ * (await inspector.latest()).result.missing; // users without a code, e.g. 0
  * ```
  * @param options Target, environment, cache and time limits.
  */

@@ -52,6 +52,8 @@ export function publicReason(result: Inspection, details: boolean): string | nul
  *
  * @example
  * ```ts
+ * import type { Inspection } from "../inspect.ts";
+ * declare const result: Inspection; // one that found every user with a code
  * textBody(result, false); // "missing=0\n"
  * ```
  * @param result The inspection.
@@ -69,6 +71,8 @@ export function textBody(result: Inspection, details: boolean): string {
  *
  * @example
  * ```ts
+ * import type { Inspection } from "../inspect.ts";
+ * declare const result: Inspection; // one that found every user with a code
  * JSON.parse(healthBody(result, Date.now(), false)).status; // "pass"
  * ```
  * @param result The inspection.
@@ -141,6 +145,8 @@ export interface ProbeStats {
  *
  * @example
  * ```ts
+ * import type { Inspection } from "../inspect.ts";
+ * declare const result: Inspection, stats: ProbeStats; // the probe's latest
  * prometheusBody(result, stats); // "# HELP invite_codes_missing ...\ninvite_codes_missing 0\n..."
  * ```
  * @param result The latest inspection.

@@ -275,7 +275,10 @@ export function listenUrl(host: string, port: number): string {
  *
  * @example
  * ```ts
- * app.onError(internalError(console.log, target.secrets));
+ * import { Hono } from "hono";
+ * import { resolveTarget } from "../connect/target.ts";
+ * const app = new Hono();
+ * app.onError(internalError(console.log, resolveTarget().secrets));
  * ```
  * @param log Where the line goes.
  * @param secrets Values the line must not show.
@@ -336,6 +339,7 @@ export async function serveProbe(
  *
  * @example
  * ```ts
+ * import { exit } from "../runtime.ts";
  * exit(await runProbe());
  * ```
  */
