@@ -14,7 +14,6 @@ import { openDatabase } from "../db/open.ts";
 import { closeWithin, Deadline } from "../deadline.ts";
 import { describeFailure } from "../errors.ts";
 import { failedInspection, inspect, type Inspection } from "../inspect.ts";
-import type { Env } from "../connect/environment.ts";
 
 /** An inspection and when it finished. */
 export interface Observed {
@@ -44,7 +43,6 @@ export interface Inspector {
 export interface InspectorOptions {
   /** The target, or why there is none (a URL it cannot use). */
   target: DatabaseTarget | Error;
-  env: Env;
   cacheMs: number;
   timeoutMs: number;
   /** Called with each finished inspection (the probe logs failures). */
@@ -57,11 +55,11 @@ export interface InspectorOptions {
  * @example
  * ```ts
  * import { resolveTarget } from "../connect/target.ts";
- * const env = { DATABASE_URL: "sqlite:///data/webui.db" };
- * const inspector = createInspector({ target: resolveTarget(env), env, cacheMs: 2000, timeoutMs: 3000 });
+ * const target = resolveTarget({ DATABASE_URL: "sqlite:///data/webui.db" });
+ * const inspector = createInspector({ target, cacheMs: 2000, timeoutMs: 3000 });
  * (await inspector.latest()).result.missing; // users without a code, e.g. 0
  * ```
- * @param options Target, environment, cache and time limits.
+ * @param options Target, cache and time limits.
  */
 export function createInspector(options: InspectorOptions): Inspector {
   const { target, cacheMs, timeoutMs } = options;

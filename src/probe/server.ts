@@ -116,7 +116,6 @@ export function createProbe(
   let lastLogged = "";
   const inspector = createInspector({
     target,
-    env,
     cacheMs: settings.cacheMs,
     timeoutMs: settings.timeoutMs,
     onResult(result) {
