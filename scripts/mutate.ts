@@ -992,7 +992,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: "tls.ts: Deno's uncoded bad-decrypt error is not recognised",
     file: "src/connect/tls.ts",
-    from: "return /:bad decrypt$/.test(errorMessage(error));",
+    from: "return isEncryptedKey(String(pem));",
     to: "return false;",
     tests: ["test/connector_test.ts"],
     runtime: "deno",

@@ -185,14 +185,15 @@ function clientKey(conninfo: Conninfo, env: Env): string {
         `less if owned by root`,
     );
   }
+  const pem = readFor("sslkey", path);
   try {
     return createPrivateKey({
-      key: readFor("sslkey", path),
+      key: pem,
       format: "pem",
       passphrase: conninfo.sslpassword ?? "",
     }).export({ format: "pem", type: "pkcs8" }) as string;
   } catch (error) {
-    const why = isBadDecrypt(error)
+    const why = isBadDecrypt(error, pem)
       ? conninfo.sslpassword
         ? "bad decrypt (wrong sslpassword)"
         : "it is encrypted: give sslpassword"
@@ -205,20 +206,21 @@ function clientKey(conninfo: Conninfo, env: Env): string {
  * Whether a key failed to load for its passphrase (wrong, or none given).
  * Node says so with OpenSSL's code, and so does Deno for a PKCS#1 key
  * (`ERR_OSSL_EVP_BAD_DECRYPT`); Deno 2 gives an encrypted PKCS#8 key's error
- * no code at all, so there, and only without a code, OpenSSL's reason text
- * decides.
+ * no code at all, so there, and only without a code, the key itself decides:
+ * an encrypted key that would not load was not decrypted.
  */
-function isBadDecrypt(error: unknown): boolean {
+function isBadDecrypt(error: unknown, pem: Buffer | string): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code === "string") return BAD_DECRYPT_CODES.includes(code);
-  return denoUncodedBadDecrypt(error);
+  return isEncryptedKey(String(pem));
 }
 
 const BAD_DECRYPT_CODES = ["ERR_OSSL_BAD_DECRYPT", "ERR_OSSL_EVP_BAD_DECRYPT"];
 
-/** Deno 2's uncoded key error: OpenSSL's "bad decrypt" reason is all it carries. */
-function denoUncodedBadDecrypt(error: unknown): boolean {
-  return /:bad decrypt$/.test(errorMessage(error));
+/** A PEM key under a passphrase: PKCS#8's own label, or the legacy PKCS#1 header. */
+function isEncryptedKey(pem: string): boolean {
+  return /^-----BEGIN ENCRYPTED PRIVATE KEY-----$/m.test(pem) ||
+    /^Proc-Type: 4,ENCRYPTED$/m.test(pem);
 }
 
 /**
