@@ -1153,8 +1153,8 @@ const MUTATIONS: Mutation[] = [
   {
     name: "connector.ts: connect_timeout is not applied: only the deadline bounds a host's session",
     file: "src/connect/connector.ts",
-    from: "const limit = Math.min(host.timeoutMs, Math.max(1, hooks.deadline() - Date.now()));",
-    to: "const limit = Math.max(1, hooks.deadline() - Date.now());",
+    from: "const limit = Math.min(host.timeoutMs, Math.max(1, hooks.deadline().at - Date.now()));",
+    to: "const limit = Math.max(1, hooks.deadline().at - Date.now());",
     tests: [...CONNECT, "test/reach_test.ts", "test/connector_test.ts"],
   },
   {
